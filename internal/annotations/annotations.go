@@ -1,0 +1,56 @@
+// Package annotations holds the pod and node annotation keys kvnet reads and
+// writes, and the naming rules that the controller and the node agent must
+// agree on. The keys are Kube-OVN's public annotation contract
+// (ovn.kubernetes.io/*), so existing manifests apply unchanged.
+package annotations
+
+import "fmt"
+
+// Annotation keys. Values are strings; lists (dual-stack) are comma-separated
+// with the IPv4 part first.
+const (
+	// Prefix is the annotation prefix of the default (OVN) provider.
+	Prefix = "ovn.kubernetes.io/"
+
+	// IPAddress: requested (user) or allocated (controller) addresses, e.g. "10.16.0.5" or "10.16.0.5,fd00::5".
+	IPAddress = Prefix + "ip_address"
+	// MACAddress: requested or allocated MAC, "aa:bb:cc:dd:ee:ff".
+	MACAddress = Prefix + "mac_address"
+	// IPPool: requested pool, either an IPPool name or a comma/semicolon separated list of addresses.
+	IPPool = Prefix + "ip_pool"
+	// LogicalSwitch: requested or allocated subnet (= logical switch) name.
+	LogicalSwitch = Prefix + "logical_switch"
+	// Allocated is "true" once the controller has written the allocation annotations.
+	Allocated = Prefix + "allocated"
+	// CIDR: the subnet's CIDR(s), comma-separated for dual-stack.
+	CIDR = Prefix + "cidr"
+	// Gateway: the subnet's gateway(s), comma-separated for dual-stack.
+	Gateway = Prefix + "gateway"
+	// Routed is "true" once the pod's logical switch port exists in OVN NB, so
+	// the node agent may plug the interface.
+	Routed = Prefix + "routed"
+	// PortName: the OVN logical switch port the pod's interface binds to
+	// (OVS Interface external_ids:iface-id). Set by the controller on pods and nodes.
+	PortName = Prefix + "port_name"
+)
+
+// KubeVirt labels and annotations kvnet reads (kubevirt.io/api, virt-controller).
+const (
+	// KubeVirtDomain is the virt-launcher pod annotation naming its VMI (== VM name).
+	KubeVirtDomain = "kubevirt.io/domain"
+	// KubeVirtLauncherLabel is "kubevirt.io" with value "virt-launcher" on launcher pods.
+	KubeVirtLauncherLabel = "kubevirt.io"
+	// KubeVirtMigrationJobUID labels a migration target launcher pod.
+	KubeVirtMigrationJobUID = "kubevirt.io/migrationJobUID"
+)
+
+// PodPortName is the name of the logical switch port of an ordinary pod:
+// "<pod>.<namespace>" (Kube-OVN's naming, also the IP object's name).
+func PodPortName(pod, namespace string) string { return fmt.Sprintf("%s.%s", pod, namespace) }
+
+// VMPortName is the name of the logical switch port of a KubeVirt VM:
+// "<vm>.<namespace>", shared by every launcher pod of that VM.
+func VMPortName(vm, namespace string) string { return fmt.Sprintf("%s.%s", vm, namespace) }
+
+// NodePortName is the join-network port of a node ("node-<name>", the ovn0 interface).
+func NodePortName(node string) string { return "node-" + node }
