@@ -18,6 +18,7 @@ import (
 
 	"github.com/kvnet/kvnet/internal/sandbox"
 	"github.com/kvnet/kvnet/internal/sandbox/kubelet"
+	"github.com/kvnet/kvnet/internal/sandbox/kubevirt"
 )
 
 func main() {
@@ -110,6 +111,8 @@ func sandboxCmd() *cobra.Command {
 			return sandbox.EnsureControlPlane(c.Context(), cfg, logf)
 		}}
 	deps.Flags().StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "where built control-plane binaries are kept (env KVNET_CACHE_DIR)")
-	cmd.AddCommand(deps, up, down, status, kubeconfig, execCmd, kl)
+	kv := &cobra.Command{Use: "kubevirt", Short: "run the KubeVirt stand-in (started by up)", Hidden: true, Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return kubevirt.Run(c.Context(), cfg) }}
+	cmd.AddCommand(deps, up, down, status, kubeconfig, execCmd, kl, kv)
 	return cmd
 }

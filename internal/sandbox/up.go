@@ -54,6 +54,12 @@ func Up(ctx context.Context, c Config, log Logf) error {
 	if err := installCNI(c); err != nil {
 		return err
 	}
+	if err := ApplyManifests(ctx, c, filepath.Join(c.RepoDir, "config", "kubevirt")); err != nil {
+		return fmt.Errorf("install KubeVirt CRDs: %w", err)
+	}
+	if _, err := c.Start(Proc{Name: "kubevirt", Args: []string{c.bin("kvnet"), "sandbox", "kubevirt", "--state-dir=" + c.StateDir}}); err != nil {
+		return err
+	}
 	if c.Network == "kvnet" {
 		if err := ApplyManifests(ctx, c, filepath.Join(c.RepoDir, "config", "crd")); err != nil {
 			return fmt.Errorf("install kvnet CRDs: %w", err)
