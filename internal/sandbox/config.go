@@ -23,7 +23,7 @@ const (
 	// NetnsPrefix starts the name of every network namespace the sandbox creates.
 	NetnsPrefix = "kvs-"
 	// UnderlayNetns holds the Linux bridge that joins the nodes' underlay links.
-	UnderlayNetns = NetnsPrefix + "underlay"
+	UnderlayNetns  = NetnsPrefix + "underlay"
 	underlayBridge = "kvs-br0"
 )
 
