@@ -42,5 +42,11 @@ func Run(ctx context.Context, cfg sandbox.Config) error {
 			recorder: mgr.GetEventRecorderFor("virtualmachineinstance-controller")}); err != nil {
 		return err
 	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("migration").
+		For(&kubevirtv1.VirtualMachineInstanceMigration{}).
+		Complete(&migrationReconciler{Client: mgr.GetClient(), reader: mgr.GetAPIReader(),
+			recorder: mgr.GetEventRecorderFor("migration-controller")}); err != nil {
+		return err
+	}
 	return mgr.Start(ctx)
 }
