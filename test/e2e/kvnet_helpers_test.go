@@ -165,4 +165,3 @@ func podAddrs(t *testing.T, p *corev1.Pod) []netip.Addr {
 
 // client_key names a cluster-scoped object.
 func client_key(name string) client.ObjectKey { return client.ObjectKey{Name: name} }
-
