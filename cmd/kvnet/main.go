@@ -5,17 +5,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
+	"github.com/kvnet/kvnet/internal/probe"
 	"github.com/kvnet/kvnet/internal/sandbox"
 	"github.com/kvnet/kvnet/internal/sandbox/kubelet"
 	"github.com/kvnet/kvnet/internal/sandbox/kubevirt"
@@ -32,7 +36,7 @@ func main() {
 
 func rootCmd() *cobra.Command {
 	root := &cobra.Command{Use: "kvnet", Short: "kvnet: a Kubernetes network for virtual machines", SilenceUsage: true}
-	root.AddCommand(sandboxCmd())
+	root.AddCommand(sandboxCmd(), probeCmd())
 	return root
 }
 
@@ -47,6 +51,28 @@ func repoDir() string {
 	}
 	wd, _ := os.Getwd()
 	return wd
+}
+
+func probeCmd() *cobra.Command {
+	var dst string
+	var interval, duration, linger time.Duration
+	cmd := &cobra.Command{Use: "probe --dst ADDRESS", Short: "send ICMP echo probes at a fixed interval and report loss, duplicates and the longest gap as JSON",
+		Args: cobra.NoArgs, RunE: func(c *cobra.Command, _ []string) error {
+			addr, err := netip.ParseAddr(dst)
+			if err != nil {
+				return fmt.Errorf("--dst: %w", err)
+			}
+			res, err := probe.ICMP(c.Context(), addr, interval, duration, linger)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(os.Stdout).Encode(res)
+		}}
+	cmd.Flags().StringVar(&dst, "dst", "", "address to probe")
+	cmd.Flags().DurationVar(&interval, "interval", 10*time.Millisecond, "time between probes")
+	cmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "how long to probe (SIGTERM ends early)")
+	cmd.Flags().DurationVar(&linger, "linger", time.Second, "how long to wait for late replies")
+	return cmd
 }
 
 func logf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
