@@ -81,6 +81,7 @@ func TestRestartChangesNothing(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		waitPodRunning(t, cs, ns, fmt.Sprintf("k%d", i), 60*time.Second)
 	}
+	waitQuiet(t)
 	nb, book := nbSnapshot(t), addressBook(t, ns)
 	ifaces := ovsInterfaces(t, "node-2")
 
@@ -122,6 +123,29 @@ func TestRestartChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPodRunning(t, cs, ns, "after", 60*time.Second)
+}
+
+// waitQuiet waits until no namespace (earlier tests') is still being deleted,
+// so snapshots of NB and OVS compare only what a restart could change.
+func waitQuiet(t *testing.T) {
+	t.Helper()
+	cs := clientset(t)
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 120*time.Second, true, func(ctx context.Context) (bool, error) {
+		nss, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, n := range nss.Items {
+			if n.Status.Phase == "Terminating" {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal("namespaces of earlier tests are still terminating")
+	}
+	time.Sleep(time.Second)
 }
 
 func waitControllerReady(t *testing.T) {

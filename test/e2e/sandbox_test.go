@@ -116,6 +116,19 @@ func TestSandboxDeploymentAcrossNodes(t *testing.T) {
 	if len(perNode) != cfg.Nodes {
 		t.Errorf("replicas placed on %d nodes, want %d: %v", len(perNode), cfg.Nodes, perNode)
 	}
+	// The host ends of the pods' veths (their peer is in the pod's namespace).
+	hostEnds := map[string][]string{}
+	for _, p := range pods {
+		out, err := nodeExec(ctx, p.Spec.NodeName, "ip", "-o", "link", "show", "type", "veth")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) > 1 && strings.Contains(l, "link-netns "+sandbox.PodNetns(string(p.UID))) {
+				hostEnds[p.Spec.NodeName] = append(hostEnds[p.Spec.NodeName], strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
+			}
+		}
+	}
 	if err := cs.AppsV1().Deployments(ns).Delete(ctx, "spread", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)}); err != nil {
 		t.Fatal(err)
 	}
@@ -131,15 +144,10 @@ func TestSandboxDeploymentAcrossNodes(t *testing.T) {
 			t.Errorf("pod %s: its network namespace %s is still there", p.Name, path)
 		}
 	}
-	for i := 1; i <= cfg.Nodes; i++ {
-		out, err := nodeExec(ctx, sandbox.NodeName(i), "ip", "-o", "link", "show", "type", "veth")
-		if err != nil {
-			t.Fatal(err)
-		}
-		// eth0 is the node's own underlay link.
-		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-			if l != "" && !strings.Contains(l, " eth0@") {
-				t.Errorf("%s: veth left after the pods were deleted: %s", sandbox.NodeName(i), l)
+	for node, names := range hostEnds {
+		for _, name := range names {
+			if _, err := nodeExec(ctx, node, "ip", "link", "show", name); err == nil {
+				t.Errorf("%s: veth %s left after its pod was deleted", node, name)
 			}
 		}
 	}
