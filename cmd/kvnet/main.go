@@ -79,8 +79,19 @@ func logf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 
 func sandboxCmd() *cobra.Command {
 	cfg := sandbox.DefaultConfig(repoDir())
-	cmd := &cobra.Command{Use: "sandbox", Short: "run kvnet on a sandbox cluster on this machine"}
+	cmd := &cobra.Command{Use: "sandbox", Short: "run kvnet on a sandbox cluster on this machine",
+		PersistentPreRun: func(c *cobra.Command, _ []string) {
+			// --id without --state-dir: that sandbox's own default directory.
+			if c.Flags().Changed("id") && !c.Flags().Changed("state-dir") && os.Getenv("KVNET_SANDBOX_DIR") == "" {
+				def := sandbox.DefaultConfig(cfg.RepoDir)
+				cfg.StateDir = def.StateDir
+				if cfg.ID != 0 {
+					cfg.StateDir = fmt.Sprintf("/var/lib/kvnet-sandbox-%d", cfg.ID)
+				}
+			}
+		}}
 	cmd.PersistentFlags().StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "sandbox state directory (env KVNET_SANDBOX_DIR)")
+	cmd.PersistentFlags().IntVar(&cfg.ID, "id", cfg.ID, "sandbox number 0-9, to run several on one machine (env KVNET_SANDBOX_ID)")
 	up := &cobra.Command{Use: "up", Short: "bring the sandbox up (taking down a previous one)", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if os.Geteuid() != 0 {

@@ -5,25 +5,24 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
-// Ports on loopback. They avoid every port Kubernetes, etcd, OVN and OVS use
-// by default, so a sandbox can run on a machine that also runs any of them.
+// Ports on loopback of sandbox 0; sandbox N adds 100*N. They avoid every
+// port Kubernetes, etcd, OVN and OVS use by default, so a sandbox can run on a
+// machine that also runs any of them.
 const (
-	EtcdClientPort     = 12379
-	EtcdPeerPort       = 12380
-	APIServerPort      = 16443
-	ControllerMgrPort  = 16444
-	SchedulerPort      = 16445
-	ControllerMetrics  = 16446
-	ControllerHealth   = 16447
+	etcdClientPort     = 12379
+	etcdPeerPort       = 12380
+	apiServerPort      = 16443
+	controllerMgrPort  = 16444
+	schedulerPort      = 16445
+	controllerMetrics  = 16446
+	controllerHealth   = 16447
+	webhookPort        = 16448
 	KubernetesVersion  = "v1.37.2"
 	ServiceClusterCIDR = "10.96.0.0/16"
 
-	// NetnsPrefix starts the name of every network namespace the sandbox creates.
-	NetnsPrefix = "kvs-"
-	// UnderlayNetns holds the Linux bridge that joins the nodes' underlay links.
-	UnderlayNetns  = NetnsPrefix + "underlay"
 	underlayBridge = "kvs-br0"
 )
 
@@ -34,6 +33,9 @@ var underlayPrefix = netip.MustParsePrefix("192.0.2.0/24")
 
 // Config says where the sandbox lives and what it runs.
 type Config struct {
+	// ID tells sandboxes on one machine apart (0-9): it offsets every port by
+	// 100*ID and is part of every namespace name and of the state directory.
+	ID int
 	// StateDir holds certificates, databases, logs, sockets and PID records.
 	StateDir string
 	// RepoDir is the kvnet source tree (bin/ and hack/k8s are found there).
@@ -52,8 +54,14 @@ type Config struct {
 // DefaultConfig reads KVNET_SANDBOX_DIR and KVNET_CACHE_DIR, falling back to
 // /var/lib/kvnet-sandbox and /var/cache/kvnet.
 func DefaultConfig(repo string) Config {
+	id, _ := strconv.Atoi(os.Getenv("KVNET_SANDBOX_ID"))
+	state := "/var/lib/kvnet-sandbox"
+	if id != 0 {
+		state = fmt.Sprintf("%s-%d", state, id)
+	}
 	return Config{
-		StateDir: envOr("KVNET_SANDBOX_DIR", "/var/lib/kvnet-sandbox"),
+		ID:       id,
+		StateDir: envOr("KVNET_SANDBOX_DIR", state),
 		CacheDir: envOr("KVNET_CACHE_DIR", "/var/cache/kvnet"),
 		RepoDir:  repo,
 		Nodes:    3,
@@ -83,8 +91,35 @@ func (c Config) SBSocket() string { return c.Path("ovn", "sb.sock") }
 // NodeName is the Kubernetes name of node i (1-based).
 func NodeName(i int) string { return fmt.Sprintf("node-%d", i) }
 
+// NetnsPrefix starts the name of every network namespace this sandbox
+// creates: "kvs-" for sandbox 0, "kvsN-" for sandbox N.
+func (c Config) NetnsPrefix() string {
+	if c.ID == 0 {
+		return "kvs-"
+	}
+	return fmt.Sprintf("kvs%d-", c.ID)
+}
+
 // NodeNetns is the network namespace of a node.
-func NodeNetns(node string) string { return NetnsPrefix + node }
+func (c Config) NodeNetns(node string) string { return c.NetnsPrefix() + node }
+
+// UnderlayNetns holds the Linux bridge that joins the nodes' underlay links.
+func (c Config) UnderlayNetns() string { return c.NetnsPrefix() + "underlay" }
+
+// PodNetns is the network namespace the kubelet stand-in makes for a pod.
+func (c Config) PodNetns(uid string) string { return c.NetnsPrefix() + "pod-" + uid }
+
+func (c Config) port(base int) int { return base + 100*c.ID }
+
+// Loopback ports of this sandbox's components.
+func (c Config) EtcdClientPort() int    { return c.port(etcdClientPort) }
+func (c Config) EtcdPeerPort() int      { return c.port(etcdPeerPort) }
+func (c Config) APIServerPort() int     { return c.port(apiServerPort) }
+func (c Config) ControllerMgrPort() int { return c.port(controllerMgrPort) }
+func (c Config) SchedulerPort() int     { return c.port(schedulerPort) }
+func (c Config) ControllerMetrics() int { return c.port(controllerMetrics) }
+func (c Config) ControllerHealth() int  { return c.port(controllerHealth) }
+func (c Config) WebhookPort() int       { return c.port(webhookPort) }
 
 // NodeDir is a node's directory (OVS database and sockets, CNI config, logs).
 func (c Config) NodeDir(node string, elem ...string) string {

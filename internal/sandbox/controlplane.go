@@ -18,8 +18,8 @@ import (
 func startControlPlane(ctx context.Context, c Config) error {
 	bin := c.K8sBinDir()
 	pki := c.pkiDir
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", EtcdClientPort)
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", EtcdPeerPort)
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", c.EtcdClientPort())
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", c.EtcdPeerPort())
 	if _, err := c.Start(Proc{Name: "etcd", Args: []string{"etcd",
 		"--name=kvnet-sandbox", "--data-dir=" + c.Path("etcd"),
 		"--listen-client-urls=" + etcdURL, "--advertise-client-urls=" + etcdURL,
@@ -36,7 +36,7 @@ func startControlPlane(ctx context.Context, c Config) error {
 	}
 	if _, err := c.Start(Proc{Name: "kube-apiserver", Args: []string{filepath.Join(bin, "kube-apiserver"),
 		"--etcd-servers=" + etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + strconv.Itoa(APIServerPort),
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + strconv.Itoa(c.APIServerPort()),
 		"--tls-cert-file=" + pki("apiserver.crt"), "--tls-private-key-file=" + pki("apiserver.key"),
 		"--client-ca-file=" + pki("ca.crt"),
 		"--service-account-key-file=" + pki("sa.pub"), "--service-account-signing-key-file=" + pki("sa.key"),
@@ -57,7 +57,7 @@ func startControlPlane(ctx context.Context, c Config) error {
 	common := []string{"--kubeconfig=" + kc, "--authentication-kubeconfig=" + kc, "--authorization-kubeconfig=" + kc,
 		"--bind-address=127.0.0.1", "--leader-elect=false", "--profiling=false", "--v=1"}
 	if _, err := c.Start(Proc{Name: "kube-controller-manager", Args: append([]string{filepath.Join(bin, "kube-controller-manager"),
-		"--secure-port=" + strconv.Itoa(ControllerMgrPort),
+		"--secure-port=" + strconv.Itoa(c.ControllerMgrPort()),
 		"--service-account-private-key-file=" + pki("sa.key"), "--root-ca-file=" + pki("ca.crt"),
 		"--cluster-signing-cert-file=" + pki("ca.crt"), "--cluster-signing-key-file=" + pki("ca.key"),
 		"--use-service-account-credentials=false", "--allocate-node-cidrs=false",
@@ -66,7 +66,7 @@ func startControlPlane(ctx context.Context, c Config) error {
 		return err
 	}
 	_, err := c.Start(Proc{Name: "kube-scheduler", Args: append([]string{filepath.Join(bin, "kube-scheduler"),
-		"--secure-port=" + strconv.Itoa(SchedulerPort)}, common...)})
+		"--secure-port=" + strconv.Itoa(c.SchedulerPort())}, common...)})
 	return err
 }
 
@@ -76,7 +76,7 @@ func waitAPIServer(ctx context.Context, c Config, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	url := fmt.Sprintf("https://127.0.0.1:%d/readyz", APIServerPort)
+	url := fmt.Sprintf("https://127.0.0.1:%d/readyz", c.APIServerPort())
 	return waitFor(ctx, "kube-apiserver /readyz", timeout, func() (bool, error) { return httpOK(client, url) })
 }
 

@@ -47,8 +47,8 @@ func startOVNCentral(ctx context.Context, c Config) error {
 }
 
 // createUnderlay makes the underlay namespace with its bridge.
-func createUnderlay(ctx context.Context) error {
-	if err := run(ctx, "ip", "netns", "add", UnderlayNetns); err != nil {
+func createUnderlay(ctx context.Context, c Config) error {
+	if err := run(ctx, "ip", "netns", "add", c.UnderlayNetns()); err != nil {
 		return err
 	}
 	for _, a := range [][]string{
@@ -56,7 +56,7 @@ func createUnderlay(ctx context.Context) error {
 		{"link", "add", underlayBridge, "type", "bridge"},
 		{"link", "set", underlayBridge, "up"},
 	} {
-		if err := run(ctx, append([]string{"ip", "-n", UnderlayNetns}, a...)...); err != nil {
+		if err := run(ctx, append([]string{"ip", "-n", c.UnderlayNetns()}, a...)...); err != nil {
 			return err
 		}
 	}
@@ -73,7 +73,7 @@ func nodeMAC(node, dev string) string {
 // daemons, configured for geneve over the userspace datapath.
 func startNode(ctx context.Context, c Config, i int) error {
 	node := NodeName(i)
-	ns := NodeNetns(node)
+	ns := c.NodeNetns(node)
 	ovsDir := c.NodeDir(node, "ovs")
 	ovnDir := c.NodeDir(node, "ovn")
 	for _, d := range []string{ovsDir, ovnDir, c.NodeCNIConfDir(node), c.NodeDir(node, "run")} {
@@ -81,12 +81,12 @@ func startNode(ctx context.Context, c Config, i int) error {
 			return err
 		}
 	}
-	link := fmt.Sprintf("%sn%d", NetnsPrefix, i)
+	link := fmt.Sprintf("%sn%d", c.NetnsPrefix(), i)
 	steps := [][]string{
 		{"ip", "netns", "add", ns},
 		{"ip", "-n", ns, "link", "set", "lo", "up"},
-		{"ip", "-n", UnderlayNetns, "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", ns},
-		{"ip", "-n", UnderlayNetns, "link", "set", link, "master", underlayBridge, "up"},
+		{"ip", "-n", c.UnderlayNetns(), "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", ns},
+		{"ip", "-n", c.UnderlayNetns(), "link", "set", link, "master", underlayBridge, "up"},
 		{"ip", "-n", ns, "link", "set", "eth0", "address", nodeMAC(node, "eth0"), "up"},
 		// Pitfall 3 of SANDBOX-NOTES: OVS reads this veth with AF_PACKET and does
 		// not complete partial checksums or split TSO frames.
@@ -170,7 +170,7 @@ func primeUnderlay(ctx context.Context, c Config) {
 	for i := 1; i <= c.Nodes; i++ {
 		for j := 1; j <= c.Nodes; j++ {
 			if i != j {
-				_ = run(ctx, "ip", "netns", "exec", NodeNetns(NodeName(i)), "ping", "-c1", "-W1", UnderlayAddr(j).String())
+				_ = run(ctx, "ip", "netns", "exec", c.NodeNetns(NodeName(i)), "ping", "-c1", "-W1", UnderlayAddr(j).String())
 			}
 		}
 	}

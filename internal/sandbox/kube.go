@@ -154,9 +154,6 @@ func printNodes(ctx context.Context, c Config, log Logf) error {
 	return nil
 }
 
-// PodNetns is the network namespace the kubelet stand-in makes for a pod.
-func PodNetns(uid string) string { return NetnsPrefix + "pod-" + uid }
-
 // PodExecNetns finds the network namespace of namespace/name: the node's for
 // hostNetwork pods, the pod's own otherwise.
 func PodExecNetns(ctx context.Context, c Config, namespace, name string) (string, error) {
@@ -169,9 +166,9 @@ func PodExecNetns(ctx context.Context, c Config, namespace, name string) (string
 		return "", err
 	}
 	if pod.Spec.HostNetwork {
-		return NodeNetns(pod.Spec.NodeName), nil
+		return c.NodeNetns(pod.Spec.NodeName), nil
 	}
-	ns := PodNetns(string(pod.UID))
+	ns := c.PodNetns(string(pod.UID))
 	if _, err := os.Stat(filepath.Join("/run/netns", ns)); err != nil {
 		return "", fmt.Errorf("pod %s/%s has no sandbox yet (phase %s)", namespace, name, pod.Status.Phase)
 	}

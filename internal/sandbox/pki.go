@@ -163,7 +163,7 @@ func writePEM(path, typ string, der []byte) error {
 func writeKubeconfig(c Config) error {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["kvnet-sandbox"] = &clientcmdapi.Cluster{
-		Server:               fmt.Sprintf("https://127.0.0.1:%d", APIServerPort),
+		Server:               fmt.Sprintf("https://127.0.0.1:%d", c.APIServerPort()),
 		CertificateAuthority: c.pkiDir("ca.crt"),
 	}
 	cfg.AuthInfos["kvnet-admin"] = &clientcmdapi.AuthInfo{

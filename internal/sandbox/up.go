@@ -57,7 +57,7 @@ func Up(ctx context.Context, c Config, log Logf) error {
 	if err := ApplyManifests(ctx, c, filepath.Join(c.RepoDir, "config", "kubevirt")); err != nil {
 		return fmt.Errorf("install KubeVirt CRDs: %w", err)
 	}
-	if _, err := c.Start(Proc{Name: "kubevirt", Args: []string{c.bin("kvnet"), "sandbox", "kubevirt", "--state-dir=" + c.StateDir}}); err != nil {
+	if _, err := c.Start(Proc{Name: "kubevirt", Args: []string{c.bin("kvnet"), "sandbox", "kubevirt", "--state-dir=" + c.StateDir, fmt.Sprintf("--id=%d", c.ID)}}); err != nil {
 		return err
 	}
 	if c.Network == "kvnet" {
@@ -100,7 +100,7 @@ func startFabric(ctx context.Context, c Config) error {
 	if err := startOVNCentral(ctx, c); err != nil {
 		return err
 	}
-	if err := createUnderlay(ctx); err != nil {
+	if err := createUnderlay(ctx, c); err != nil {
 		return err
 	}
 	for i := 1; i <= c.Nodes; i++ {
@@ -137,8 +137,8 @@ func checkBinaries(c Config) error {
 func StartController(c Config) error {
 	_, err := c.Start(Proc{Name: "kvnet-controller", Args: []string{c.bin("kvnet-controller"),
 		"--kubeconfig=" + c.Kubeconfig(), "--ovn-nb-addr=unix:" + c.NBSocket(),
-		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", ControllerMetrics),
-		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", ControllerHealth),
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", c.ControllerMetrics()),
+		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", c.ControllerHealth()),
 	}})
 	return err
 }
@@ -147,13 +147,13 @@ func StartController(c Config) error {
 // namespace's 127.0.0.1 apiserver port to the real apiserver).
 func StartKubelet(c Config, node string) error {
 	_, err := c.Start(Proc{Name: node + "/kubelet", Args: []string{c.bin("kvnet"), "sandbox", "kubelet",
-		"--node=" + node, "--state-dir=" + c.StateDir}})
+		"--node=" + node, "--state-dir=" + c.StateDir, fmt.Sprintf("--id=%d", c.ID)}})
 	return err
 }
 
 // StartAgent starts node's kvnet-agent inside the node's namespace.
 func StartAgent(c Config, node string) error {
-	_, err := c.Start(Proc{Name: node + "/kvnet-agent", Netns: NodeNetns(node), Args: []string{c.bin("kvnet-agent"),
+	_, err := c.Start(Proc{Name: node + "/kvnet-agent", Netns: c.NodeNetns(node), Args: []string{c.bin("kvnet-agent"),
 		"--node-name=" + node, "--kubeconfig=" + c.Kubeconfig(),
 		"--ovs-db=unix:" + c.NodeOVSSocket(node), "--cni-socket=" + c.AgentSocket(node)}})
 	return err
@@ -195,14 +195,14 @@ func leftovers(c Config) bool {
 	if _, err := os.Stat(c.StateDir); err == nil {
 		return true
 	}
-	return len(sandboxNetns()) > 0
+	return len(sandboxNetns(c)) > 0
 }
 
-func sandboxNetns() []string {
+func sandboxNetns(c Config) []string {
 	ents, _ := os.ReadDir("/run/netns")
 	var out []string
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), NetnsPrefix) {
+		if strings.HasPrefix(e.Name(), c.NetnsPrefix()) {
 			out = append(out, e.Name())
 		}
 	}
@@ -232,7 +232,7 @@ func checkAlive(c Config) error {
 func Down(ctx context.Context, c Config, log Logf) error {
 	c.StopAll()
 	var errs []error
-	for _, ns := range sandboxNetns() {
+	for _, ns := range sandboxNetns(c) {
 		if err := run(ctx, "ip", "netns", "del", ns); err != nil {
 			errs = append(errs, err)
 		}
@@ -262,7 +262,7 @@ func Status(ctx context.Context, c Config, log Logf) error {
 	for _, n := range names {
 		log("  %-28s pid %-7d log %s", n, running[n], c.LogFile(n))
 	}
-	log("namespaces: %s", strings.Join(sandboxNetns(), " "))
+	log("namespaces: %s", strings.Join(sandboxNetns(c), " "))
 	log("kubeconfig: %s", c.Kubeconfig())
 	return printNodes(ctx, c, log)
 }

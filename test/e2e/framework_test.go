@@ -126,7 +126,7 @@ func podExec(ctx context.Context, ns, name string, args ...string) (string, erro
 
 // nodeExec runs a command in a node's network namespace.
 func nodeExec(ctx context.Context, node string, args ...string) (string, error) {
-	out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", sandbox.NodeNetns(node)}, args...)...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", cfg.NodeNetns(node)}, args...)...).CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("%s on %s: %w: %s", strings.Join(args, " "), node, err, out)
 	}

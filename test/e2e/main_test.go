@@ -69,20 +69,20 @@ func downAndCheckClean(ctx context.Context, logf sandbox.Logf) error {
 	}
 	if ents, _ := os.ReadDir("/run/netns"); len(ents) > 0 {
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), sandbox.NetnsPrefix) {
+			if strings.HasPrefix(e.Name(), cfg.NetnsPrefix()) {
 				left = append(left, "netns "+e.Name())
 			}
 		}
 	}
 	links, _ := exec.Command("ip", "-o", "link", "show").Output()
 	for _, l := range strings.Split(string(links), "\n") {
-		if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(f[1], sandbox.NetnsPrefix) {
+		if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(f[1], cfg.NetnsPrefix()) {
 			left = append(left, "link "+f[1])
 		}
 	}
 	mounts, _ := os.ReadFile("/proc/mounts")
 	for _, l := range strings.Split(string(mounts), "\n") {
-		if strings.Contains(l, "/netns/"+sandbox.NetnsPrefix) {
+		if strings.Contains(l, "/netns/"+cfg.NetnsPrefix()) {
 			left = append(left, "mount "+l)
 		}
 	}

@@ -150,7 +150,7 @@ func waitQuiet(t *testing.T) {
 
 func waitControllerReady(t *testing.T) {
 	t.Helper()
-	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", sandbox.ControllerHealth)
+	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.ControllerHealth())
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		resp, err := http.Get(url)
 		if err != nil {

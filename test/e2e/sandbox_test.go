@@ -124,7 +124,7 @@ func TestSandboxDeploymentAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, l := range strings.Split(out, "\n") {
-			if f := strings.Fields(l); len(f) > 1 && strings.Contains(l, "link-netns "+sandbox.PodNetns(string(p.UID))) {
+			if f := strings.Fields(l); len(f) > 1 && strings.Contains(l, "link-netns "+cfg.PodNetns(string(p.UID))) {
 				hostEnds[p.Spec.NodeName] = append(hostEnds[p.Spec.NodeName], strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
 			}
 		}
@@ -136,7 +136,7 @@ func TestSandboxDeploymentAcrossNodes(t *testing.T) {
 		waitGone(t, cs, ns, p.Name, 60*time.Second)
 		// DEL may run just after the API object is gone (a zero grace period
 		// removes it at once), so give the node a moment.
-		path := "/run/netns/" + sandbox.PodNetns(string(p.UID))
+		path := "/run/netns/" + cfg.PodNetns(string(p.UID))
 		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 			_, err := os.Stat(path)
 			return os.IsNotExist(err), nil

@@ -39,8 +39,8 @@ type Kubelet struct {
 
 // Run registers node and serves it until ctx ends.
 func Run(ctx context.Context, cfg sandbox.Config, node string, index int) error {
-	nsPath := filepath.Join("/run/netns", sandbox.NodeNetns(node))
-	if err := forwardIntoNetns(ctx, nsPath, fmt.Sprintf("127.0.0.1:%d", sandbox.APIServerPort)); err != nil {
+	nsPath := filepath.Join("/run/netns", cfg.NodeNetns(node))
+	if err := forwardIntoNetns(ctx, nsPath, fmt.Sprintf("127.0.0.1:%d", cfg.APIServerPort())); err != nil {
 		return err
 	}
 	rc, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig())

@@ -24,8 +24,6 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
-
-	"github.com/kvnet/kvnet/internal/sandbox"
 )
 
 // podWorker keeps each pod of the node in step with its network sandbox.
@@ -150,7 +148,7 @@ func (w *podWorker) sync(ctx context.Context, key string) error {
 	}
 	if !ok {
 		rec = podNet{Namespace: ns, Name: name, UID: string(pod.UID), ContainerID: newContainerID(),
-			Netns: sandbox.PodNetns(string(pod.UID)), IfName: "eth0"}
+			Netns: w.k.cfg.PodNetns(string(pod.UID)), IfName: "eth0"}
 		// Recorded before ADD, so a DEL follows even if we crash mid-ADD.
 		if err := w.saveRecord(rec); err != nil {
 			return err

@@ -33,13 +33,14 @@ const (
 	ethTypeRARP = 0x8035
 )
 
-func podNetnsPath(pod *corev1.Pod) string {
-	return filepath.Join("/run/netns", sandbox.PodNetns(string(pod.UID)))
+// podNetnsPath is where the kubelet stand-in of sandbox sb put pod's namespace.
+func podNetnsPath(sb sandbox.Config, pod *corev1.Pod) string {
+	return filepath.Join("/run/netns", sb.PodNetns(string(pod.UID)))
 }
 
 // pauseGuest stops the guest answering: its interface goes down.
-func pauseGuest(pod *corev1.Pod) error {
-	h, err := netns.GetFromPath(podNetnsPath(pod))
+func pauseGuest(nsPath string) error {
+	h, err := netns.GetFromPath(nsPath)
 	if err != nil {
 		return err
 	}
@@ -76,8 +77,8 @@ func rarpFrame(mac net.HardwareAddr) []byte {
 // announceGuest sends the first RARP after announceInitial and returns; the
 // remaining rounds follow in the background. done (may be nil) receives the
 // error of the whole sequence.
-func announceGuest(pod *corev1.Pod, done chan<- error) error {
-	target, err := ns.GetNS(podNetnsPath(pod))
+func announceGuest(nsPath string, done chan<- error) error {
+	target, err := ns.GetNS(nsPath)
 	if err != nil {
 		return err
 	}

@@ -39,13 +39,13 @@ func Run(ctx context.Context, cfg sandbox.Config) error {
 	if err := ctrl.NewControllerManagedBy(mgr).Named("virtualmachineinstance").
 		For(&kubevirtv1.VirtualMachineInstance{}).Owns(&corev1.Pod{}).
 		Complete(&vmiReconciler{Client: mgr.GetClient(), reader: mgr.GetAPIReader(),
-			recorder: mgr.GetEventRecorderFor("virtualmachineinstance-controller")}); err != nil {
+			recorder: mgr.GetEventRecorderFor("virtualmachineinstance-controller"), sb: cfg}); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("migration").
 		For(&kubevirtv1.VirtualMachineInstanceMigration{}).
 		Complete(&migrationReconciler{Client: mgr.GetClient(), reader: mgr.GetAPIReader(),
-			recorder: mgr.GetEventRecorderFor("migration-controller")}); err != nil {
+			recorder: mgr.GetEventRecorderFor("migration-controller"), sb: cfg}); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)

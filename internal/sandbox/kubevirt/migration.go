@@ -16,6 +16,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/kvnet/kvnet/internal/sandbox"
 )
 
 // Sandbox-only knobs on a VirtualMachineInstanceMigration (not KubeVirt API).
@@ -35,6 +37,7 @@ type migrationReconciler struct {
 	client.Client
 	reader   client.Reader
 	recorder record.EventRecorder
+	sb       sandbox.Config
 }
 
 func (r *migrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -188,11 +191,11 @@ func (r *migrationReconciler) cutOver(ctx context.Context, m *kubevirtv1.Virtual
 		return ctrl.Result{}, r.fail(ctx, m, vmi, "target pod disappeared")
 	}
 	if source != nil {
-		if err := pauseGuest(source); err != nil {
+		if err := pauseGuest(podNetnsPath(r.sb, source)); err != nil {
 			klog.ErrorS(err, "pause source guest", "pod", source.Name)
 		}
 	}
-	if err := announceGuest(target, nil); err != nil {
+	if err := announceGuest(podNetnsPath(r.sb, target), nil); err != nil {
 		return ctrl.Result{}, r.fail(ctx, m, vmi, err.Error())
 	}
 	now := metav1.Now()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -45,6 +44,7 @@ type vmiReconciler struct {
 	// previous pass is never mistaken for a vanished one.
 	reader   client.Reader
 	recorder record.EventRecorder
+	sb       sandbox.Config
 }
 
 func (r *vmiReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -76,7 +76,7 @@ func (r *vmiReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	case pod.Status.Phase == corev1.PodRunning && pod.Status.PodIP != "":
 		st.Phase = kubevirtv1.Running
 		st.NodeName = pod.Spec.NodeName
-		st.Interfaces = guestInterfaces(vmi, pod)
+		st.Interfaces = guestInterfaces(vmi, pod, podNetnsPath(r.sb, pod))
 	case pod.Spec.NodeName != "":
 		st.Phase = kubevirtv1.Scheduled
 		st.NodeName = pod.Spec.NodeName
@@ -199,7 +199,7 @@ func multusNetworks(vmi *kubevirtv1.VirtualMachineInstance) string {
 
 // guestInterfaces reports the VMI's default interface with the pod's IPs and
 // the MAC read from the pod's eth0 (where a bridge-bound guest's MAC is).
-func guestInterfaces(vmi *kubevirtv1.VirtualMachineInstance, pod *corev1.Pod) []kubevirtv1.VirtualMachineInstanceNetworkInterface {
+func guestInterfaces(vmi *kubevirtv1.VirtualMachineInstance, pod *corev1.Pod, nsPath string) []kubevirtv1.VirtualMachineInstanceNetworkInterface {
 	name := "default"
 	for _, n := range vmi.Spec.Networks {
 		if n.Pod != nil {
@@ -210,12 +210,12 @@ func guestInterfaces(vmi *kubevirtv1.VirtualMachineInstance, pod *corev1.Pod) []
 	for _, ip := range pod.Status.PodIPs {
 		iface.IPs = append(iface.IPs, ip.IP)
 	}
-	iface.MAC = podMAC(pod)
+	iface.MAC = podMAC(nsPath)
 	return []kubevirtv1.VirtualMachineInstanceNetworkInterface{iface}
 }
 
-func podMAC(pod *corev1.Pod) string {
-	h, err := netns.GetFromPath(filepath.Join("/run/netns", sandbox.PodNetns(string(pod.UID))))
+func podMAC(nsPath string) string {
+	h, err := netns.GetFromPath(nsPath)
 	if err != nil {
 		return ""
 	}
