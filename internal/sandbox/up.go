@@ -175,7 +175,7 @@ func installCNI(c Config) error {
 	}
 	for i := 1; i <= c.Nodes; i++ {
 		node := NodeName(i)
-		conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"kvnet","plugins":[{"type":"kvnet-cni","socket":%q}]}`, c.AgentSocket(node))
+		conf := fmt.Sprintf(`{"cniVersion":"1.1.0","name":"kvnet","plugins":[{"type":"kvnet-cni","socket":%q}]}`, c.AgentSocket(node))
 		if c.Network == "bridge" {
 			conf = fmt.Sprintf(`{"cniVersion":"1.0.0","name":"sandbox-bridge","plugins":[{"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":false,`+
 				`"ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.%d.0/24"}]],"dataDir":%q}}]}`, i, c.NodeDir(node, "host-local"))

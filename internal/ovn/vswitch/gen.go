@@ -1,0 +1,3 @@
+package vswitch
+
+//go:generate go tool modelgen -p vswitch -o . vswitch.ovsschema
