@@ -54,3 +54,7 @@ func VMPortName(vm, namespace string) string { return fmt.Sprintf("%s.%s", vm, n
 
 // NodePortName is the join-network port of a node ("node-<name>", the ovn0 interface).
 func NodePortName(node string) string { return "node-" + node }
+
+// Multus: the pod annotation listing a pod's attachment networks
+// ("ns/name", "name@if", comma-separated, or a JSON list of selections).
+const MultusNetworks = "k8s.v1.cni.cncf.io/networks"

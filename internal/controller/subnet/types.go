@@ -1,0 +1,5 @@
+package subnet
+
+import "github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+type ovsdbOp = ovsdb.Operation

@@ -1,0 +1,3 @@
+package nbdb
+
+//go:generate go tool modelgen -p nbdb -o . ovn-nb.ovsschema

@@ -1,0 +1,175 @@
+package ops_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+
+	"github.com/kvnet/kvnet/internal/ovn/nbdb"
+	"github.com/kvnet/kvnet/internal/ovn/ops"
+	"github.com/kvnet/kvnet/internal/ovn/ops/nbtest"
+)
+
+func mustTransact(t *testing.T, c client.Client, build func() ([]ovsdbOp, error)) int {
+	t.Helper()
+	o, err := build()
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if err := ops.Transact(context.Background(), c, o); err != nil {
+		t.Fatalf("transact: %v", err)
+	}
+	return len(o)
+}
+
+func subnetSwitch(name string) (*nbdb.LogicalSwitch, *nbdb.LogicalSwitchPort) {
+	owner := ops.Owner{Kind: ops.OwnerKindSubnet, Key: name}
+	ls := &nbdb.LogicalSwitch{Name: name, OtherConfig: map[string]string{"subnet": "10.16.0.0/16"}, ExternalIDs: ops.OwnerIDs(owner, nil)}
+	rp := &nbdb.LogicalSwitchPort{Name: name + "-r", Type: "router", Addresses: []string{"router"},
+		Options: map[string]string{"router-port": "r-" + name}, ExternalIDs: ops.OwnerIDs(owner, nil)}
+	return ls, rp
+}
+
+func podPort(name, addr string) *nbdb.LogicalSwitchPort {
+	return &nbdb.LogicalSwitchPort{Name: name, Addresses: []string{addr}, PortSecurity: []string{addr},
+		ExternalIDs: ops.OwnerIDs(ops.Owner{Kind: ops.OwnerKindPod, Key: "ns/" + name}, map[string]string{ops.KeyPod: "ns/" + name})}
+}
+
+func TestEnsureSwitchIsIdempotent(t *testing.T) {
+	c := nbtest.Client(t, nbtest.Server(t))
+	ls, rp := subnetSwitch("s1")
+	if n := mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitch(c, ls, rp) }); n == 0 {
+		t.Fatal("first ensure produced no ops")
+	}
+	before := nbtest.Dump(t, c)
+	if n := mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitch(c, ls, rp) }); n != 0 {
+		t.Fatalf("second ensure produced %d ops, want 0", n)
+	}
+	if after := nbtest.Dump(t, c); after != before {
+		t.Fatalf("NB changed:\n%s\n%s", before, after)
+	}
+	got, err := ops.FindLogicalSwitch(c, "s1")
+	if err != nil || len(got.Ports) != 1 {
+		t.Fatalf("switch = %+v, %v; want one port", got, err)
+	}
+}
+
+func TestEnsurePortsUpdateAndDelete(t *testing.T) {
+	c := nbtest.Client(t, nbtest.Server(t))
+	ls, rp := subnetSwitch("s1")
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitch(c, ls, rp) })
+	p := podPort("p1.ns", "0a:00:00:00:00:01 10.16.0.2")
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitchPortsOn(c, "s1", p) })
+	p.Addresses = []string{"0a:00:00:00:00:01 10.16.0.3"}
+	if n := mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitchPortsOn(c, "s1", p) }); n != 1 {
+		t.Fatalf("update produced %d ops, want 1 (update only)", n)
+	}
+	got, err := ops.FindLogicalSwitchPort(c, "p1.ns")
+	if err != nil || got.Addresses[0] != "0a:00:00:00:00:01 10.16.0.3" {
+		t.Fatalf("port = %+v, %v", got, err)
+	}
+	owned, _ := ops.OwnedLogicalSwitchPorts(c, ops.OwnerKindPod)
+	if len(owned) != 1 {
+		t.Fatalf("owned pod ports = %d, want 1", len(owned))
+	}
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.DeleteLogicalSwitchPorts(c, "p1.ns", "missing") })
+	if _, err := ops.FindLogicalSwitchPort(c, "p1.ns"); !errors.Is(err, ops.ErrNotFound) {
+		t.Fatalf("port still there: %v", err)
+	}
+	sw, _ := ops.FindLogicalSwitch(c, "s1")
+	if len(sw.Ports) != 1 {
+		t.Fatalf("switch ports = %v, want only the router port", sw.Ports)
+	}
+}
+
+func TestPortMovesBetweenSwitches(t *testing.T) {
+	c := nbtest.Client(t, nbtest.Server(t))
+	a, _ := subnetSwitch("a")
+	b, _ := subnetSwitch("b")
+	p := podPort("p.ns", "0a:00:00:00:00:01 10.16.0.2")
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitch(c, a, p) })
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitch(c, b, p) })
+	sa, _ := ops.FindLogicalSwitch(c, "a")
+	sb, _ := ops.FindLogicalSwitch(c, "b")
+	if len(sa.Ports) != 0 || len(sb.Ports) != 1 {
+		t.Fatalf("a=%v b=%v: port did not move", sa.Ports, sb.Ports)
+	}
+}
+
+func TestRouterAndPorts(t *testing.T) {
+	c := nbtest.Client(t, nbtest.Server(t))
+	lr := &nbdb.LogicalRouter{Name: "ovn-cluster", ExternalIDs: ops.OwnerIDs(ops.Owner{Kind: ops.OwnerKindVpc, Key: "ovn-cluster"}, nil)}
+	if _, err := ops.EnsureLogicalRouterPort(c, "ovn-cluster", &nbdb.LogicalRouterPort{Name: "x"}); !errors.Is(err, ops.ErrNotFound) {
+		t.Fatalf("port on missing router: err = %v, want ErrNotFound", err)
+	}
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalRouter(c, lr) })
+	lrp := &nbdb.LogicalRouterPort{Name: "ovn-cluster-s1", MAC: "0a:00:00:00:00:ff", Networks: []string{"10.16.0.1/16"},
+		ExternalIDs: ops.OwnerIDs(ops.Owner{Kind: ops.OwnerKindSubnet, Key: "s1"}, nil)}
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalRouterPort(c, "ovn-cluster", lrp) })
+	if n := mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalRouterPort(c, "ovn-cluster", lrp) }); n != 0 {
+		t.Fatalf("second ensure produced %d ops", n)
+	}
+	if n := mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalRouter(c, lr) }); n != 0 {
+		t.Fatalf("second router ensure produced %d ops", n)
+	}
+	r, _ := ops.FindLogicalRouter(c, "ovn-cluster")
+	if len(r.Ports) != 1 {
+		t.Fatalf("router ports = %v", r.Ports)
+	}
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.DeleteLogicalRouterPorts(c, "ovn-cluster-s1") })
+	r, _ = ops.FindLogicalRouter(c, "ovn-cluster")
+	if len(r.Ports) != 0 {
+		t.Fatalf("router ports after delete = %v", r.Ports)
+	}
+}
+
+func TestOwnedIgnoresForeignRows(t *testing.T) {
+	c := nbtest.Client(t, nbtest.Server(t))
+	foreign := &nbdb.LogicalSwitch{Name: "theirs", ExternalIDs: map[string]string{"vendor": "someone-else"}}
+	mine, _ := subnetSwitch("mine")
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitch(c, foreign) })
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitch(c, mine) })
+	owned, err := ops.OwnedLogicalSwitches(c, "")
+	if err != nil || len(owned) != 1 || owned[0].Name != "mine" {
+		t.Fatalf("owned = %+v, %v", owned, err)
+	}
+	if o, ok := ops.OwnerOf(owned[0].ExternalIDs); !ok || o.Kind != ops.OwnerKindSubnet || o.Key != "mine" {
+		t.Fatalf("owner = %+v %v", o, ok)
+	}
+}
+
+func TestTransactReportsOperationErrors(t *testing.T) {
+	c := nbtest.Client(t, nbtest.Server(t))
+	ls, _ := subnetSwitch("s1")
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitch(c, ls) })
+	// Two ports with the same (indexed) name in one batch violate the index.
+	o1, _ := ops.EnsureLogicalSwitchPortsOn(c, "s1", podPort("dup", "0a:00:00:00:00:01 10.16.0.2"))
+	o2, _ := ops.EnsureLogicalSwitchPortsOn(c, "s1", podPort("dup", "0a:00:00:00:00:02 10.16.0.3"))
+	if err := ops.Transact(context.Background(), c, append(o1, o2...)); err == nil {
+		t.Fatal("duplicate port names committed without error")
+	}
+	if _, err := ops.FindLogicalSwitchPort(c, "dup"); err == nil {
+		t.Fatal("failed transaction left a port behind")
+	}
+}
+
+// TestRealOVSDBServer runs the idempotence check against a real
+// ovsdb-server when one is installed (else the in-memory one again).
+func TestRealOVSDBServer(t *testing.T) {
+	c := nbtest.Client(t, nbtest.Start(t))
+	ls, rp := subnetSwitch("s1")
+	mustTransact(t, c, func() ([]ovsdbOp, error) {
+		return ops.EnsureLogicalSwitch(c, ls, rp, podPort("p.ns", "0a:00:00:00:00:01 10.16.0.2"))
+	})
+	before := nbtest.Dump(t, c)
+	if n := mustTransact(t, c, func() ([]ovsdbOp, error) {
+		return ops.EnsureLogicalSwitch(c, ls, rp, podPort("p.ns", "0a:00:00:00:00:01 10.16.0.2"))
+	}); n != 0 {
+		t.Fatalf("second ensure produced %d ops", n)
+	}
+	if after := nbtest.Dump(t, c); after != before {
+		t.Fatalf("NB changed:\n%s\n%s", before, after)
+	}
+}

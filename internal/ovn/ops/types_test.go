@@ -1,0 +1,5 @@
+package ops_test
+
+import "github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+type ovsdbOp = ovsdb.Operation

@@ -1,0 +1,3 @@
+package sbdb
+
+//go:generate go tool modelgen -p sbdb -o . ovn-sb.ovsschema

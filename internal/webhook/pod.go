@@ -1,0 +1,347 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"strings"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/annotations"
+	podctl "github.com/kvnet/kvnet/internal/controller/pod"
+	"github.com/kvnet/kvnet/internal/controller/state"
+	"github.com/kvnet/kvnet/internal/ipam"
+)
+
+// PodTypeVM is the IP object podType of a KubeVirt VM's kept address.
+const PodTypeVM = "VirtualMachine"
+
+// KubeVirt's VM-name label on launcher pods.
+const labelVMName = "vm.kubevirt.io/name"
+
+// workload is what asks for addresses: a pod, or a VM/VMI standing for the
+// launcher pods it will get.
+type workload struct {
+	kind string // "pod", "VirtualMachine", "VirtualMachineInstance"
+	pod  *corev1.Pod
+	port string // the primary NIC's port / IP object name
+	vm   string // the VM a launcher pod, VM or VMI belongs to ("" for others)
+}
+
+func (w *workload) String() string { return w.kind + " " + w.pod.Namespace + "/" + w.pod.Name }
+
+// Pod admits a pod create.
+func (v *Validator) Pod(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create {
+		return admission.Allowed("")
+	}
+	p := &corev1.Pod{}
+	if err := v.Decoder.Decode(req, p); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if p.Namespace == "" {
+		p.Namespace = req.Namespace
+	}
+	if p.Spec.HostNetwork {
+		return admission.Allowed("host network")
+	}
+	if _, ok := p.Labels[annotations.KubeVirtMigrationJobUID]; ok {
+		// The target launcher pod of a live migration shares its VM's
+		// addresses with the source pod (B19).
+		return admission.Allowed("KubeVirt migration target")
+	}
+	return v.check(ctx, &workload{kind: "pod", pod: p, port: podctl.DefaultPortName(p), vm: launcherVM(p)})
+}
+
+// launcherVM returns the VM of a KubeVirt launcher pod, "" for other pods.
+func launcherVM(p *corev1.Pod) string {
+	if vm := p.Annotations[annotations.KubeVirtDomain]; vm != "" {
+		return vm
+	}
+	if p.Labels[annotations.KubeVirtLauncherLabel] == "virt-launcher" {
+		return p.Labels[labelVMName]
+	}
+	return ""
+}
+
+// VM admits a KubeVirt VirtualMachine create or update, or the create of a
+// VirtualMachineInstance that no VM owns (kubevirt.io/v1 or v1alpha3). A
+// VM's template annotations become its VMIs' and launcher pods' annotations.
+func (v *Validator) VM(ctx context.Context, req admission.Request) admission.Response {
+	obj, err := decodeUnstructured(req.Object.Raw)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	meta := func(u *unstructured.Unstructured) (anns, labels map[string]string, err error) {
+		if req.Kind.Kind != "VirtualMachine" {
+			return u.GetAnnotations(), u.GetLabels(), nil
+		}
+		anns, _, err = unstructured.NestedStringMap(u.Object, "spec", "template", "metadata", "annotations")
+		if err != nil {
+			return nil, nil, fmt.Errorf("spec.template.metadata.annotations: %w", err)
+		}
+		labels, _, err = unstructured.NestedStringMap(u.Object, "spec", "template", "metadata", "labels")
+		if err != nil {
+			return nil, nil, fmt.Errorf("spec.template.metadata.labels: %w", err)
+		}
+		return anns, labels, nil
+	}
+	if req.Kind.Kind == "VirtualMachineInstance" {
+		for _, o := range obj.GetOwnerReferences() {
+			if o.Kind == "VirtualMachine" {
+				// virt-controller starting a VM that was admitted with these
+				// annotations; a conflict that arose since is the pod
+				// controller's to report (on the launcher pod and the VM).
+				return admission.Allowed("VMI of a VirtualMachine")
+			}
+		}
+	}
+	anns, labels, err := meta(obj)
+	if err != nil {
+		return admission.Denied(fmt.Sprintf("%s %s/%s: %v", req.Kind.Kind, req.Namespace, obj.GetName(), err))
+	}
+	if req.Operation == admissionv1.Update {
+		old, err := decodeUnstructured(req.OldObject.Raw)
+		if err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		if oldAnns, _, err := meta(old); err == nil && maps.EqualFunc(networkAnnotations(oldAnns), networkAnnotations(anns), func(a, b string) bool { return a == b }) {
+			return admission.Allowed("network annotations unchanged")
+		}
+	}
+	ns, name := req.Namespace, obj.GetName()
+	if ns == "" {
+		ns = obj.GetNamespace()
+	}
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, Annotations: maps.Clone(anns)}}
+	if p.Annotations == nil {
+		p.Annotations = map[string]string{}
+	}
+	p.Annotations[annotations.KubeVirtDomain] = name
+	return v.check(ctx, &workload{kind: req.Kind.Kind, pod: p, port: annotations.VMPortName(name, ns), vm: name})
+}
+
+func decodeUnstructured(raw []byte) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	if err := json.Unmarshal(raw, &u.Object); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// networkAnnotations are the annotations kvnet reads for addressing: the
+// ovn.kubernetes.io/* keys, their "<provider>.kubernetes.io/" forms, and
+// Multus' networks.
+func networkAnnotations(m map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, val := range m {
+		if strings.Contains(k, "kubernetes.io/") || k == annotations.MultusNetworks {
+			out[k] = val
+		}
+	}
+	return out
+}
+
+// check plans w's NICs as the pod controller will, then refuses what the
+// controller would refuse for good: a malformed or forbidden request, and
+// an address or MAC held by a live owner other than w.
+func (v *Validator) check(ctx context.Context, w *workload) admission.Response {
+	var subnets kubeovnv1.SubnetList
+	if err := v.Client.List(ctx, &subnets); err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("list subnets: %w", err))
+	}
+	var pools kubeovnv1.IPPoolList
+	if err := v.Client.List(ctx, &pools); err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("list ip pools: %w", err))
+	}
+	nics, err := podctl.Plan(w.pod, w.port, podctl.Inputs{Subnets: subnets.Items, Pools: pools.Items,
+		DefaultSubnet: v.Options.DefaultSubnet, JoinSubnet: v.Options.JoinSubnet})
+	if err != nil {
+		if podctl.Transient(err) {
+			// May resolve by itself (a subnet or pool created next): the
+			// controller waits for it and reports it as an event meanwhile.
+			return admission.Allowed("").WithWarnings(fmt.Sprintf("%s: %v", w, err))
+		}
+		return admission.Denied(fmt.Sprintf("%s: %v", w, err))
+	}
+	var warnings []string
+	for i := range nics {
+		if err := dryRun(&nics[i]); err != nil {
+			return admission.Denied(fmt.Sprintf("%s: %v", w, err))
+		}
+		warns, err := v.conflicts(ctx, w, &nics[i])
+		if err != nil {
+			var c *conflictError
+			if errors.As(err, &c) {
+				return admission.Denied(fmt.Sprintf("%s: %v", w, err))
+			}
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+		warnings = append(warnings, warns...)
+	}
+	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+// dryRun tries the NIC's static request (MAC, addresses, candidate list)
+// against a throw-away IPAM that holds only the subnet, so each part is
+// judged by the IPAM's own rules: syntax, inside the CIDR, not the gateway
+// in any textual form (B01), not a reserved address, one address per
+// family. Static addresses inside excludeIps are allowed (B06c).
+func dryRun(nic *podctl.NIC) error {
+	r := nic.Request
+	if len(r.IPs) == 0 && r.MAC == "" && len(r.Candidates) == 0 {
+		return nil
+	}
+	key := func(base string) string { return podctl.Key(nic.Provider, base) }
+	try := func(annotation string, req ipam.Request) error {
+		m := ipam.New()
+		if _, err := m.AddOrUpdateSubnet(state.SubnetConfig(nic.Subnet)); err != nil {
+			return nil // an invalid subnet is reported on the subnet and by the controller
+		}
+		req.Subnet, req.Owner = nic.Subnet.Name, "admission"
+		if _, err := m.Allocate(req); err != nil && !errors.Is(err, ipam.ErrNoAvailable) {
+			return fmt.Errorf("annotation %s: %w", annotation, err)
+		}
+		return nil
+	}
+	if r.MAC != "" {
+		if err := try(key(annotations.MACAddress), ipam.Request{MAC: r.MAC}); err != nil {
+			return err
+		}
+	}
+	if len(r.IPs) > 0 {
+		if err := try(key(annotations.IPAddress), ipam.Request{IPs: r.IPs}); err != nil {
+			return err
+		}
+	}
+	if len(r.Candidates) > 0 {
+		if err := try(key(annotations.IPPool), ipam.Request{Candidates: r.Candidates}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// conflictError is an address or MAC held by another live owner.
+type conflictError struct{ msg string }
+
+func (e *conflictError) Error() string { return e.msg }
+func (e *conflictError) Unwrap() error { return ipam.ErrConflict }
+
+// conflicts looks up the holders of the NIC's static addresses and MAC.
+// It returns warnings for holders on their way out, and a *conflictError
+// for a live one.
+func (v *Validator) conflicts(ctx context.Context, w *workload, nic *podctl.NIC) ([]string, error) {
+	type want struct{ what, key string }
+	var wants []want
+	for _, e := range nic.Request.IPs {
+		for _, part := range strings.Split(e, ",") {
+			if a, err := ipam.ParseAddr(part); err == nil {
+				wants = append(wants, want{"address " + a.String(), addrKey(nic.Subnet.Name, a.String())})
+			}
+		}
+	}
+	if m, err := ipam.ParseMAC(nic.Request.MAC); err == nil && nic.Request.MAC != "" {
+		wants = append(wants, want{"MAC " + m, macKey(nic.Subnet.Name, m)})
+	}
+	var warnings []string
+	for _, x := range wants {
+		var ips kubeovnv1.IPList
+		if err := v.Client.List(ctx, &ips, client.MatchingFields{IndexIPByAddress: x.key}); err != nil {
+			return nil, fmt.Errorf("list ips: %w", err)
+		}
+		for i := range ips.Items {
+			h := &ips.Items[i]
+			live, why, err := v.liveHolder(ctx, w, nic, h)
+			if err != nil {
+				return nil, err
+			}
+			if live {
+				return nil, &conflictError{fmt.Sprintf("%s in subnet %q is already in use by %s (IP %s): %v", x.what, nic.Subnet.Name, holderName(h), h.Name, ipam.ErrConflict)}
+			}
+			if why != "" {
+				warnings = append(warnings, fmt.Sprintf("%s in subnet %q is still held by %s (IP %s), %s: it is handed over once released", x.what, nic.Subnet.Name, holderName(h), h.Name, why))
+			}
+		}
+	}
+	return warnings, nil
+}
+
+// liveHolder reports whether IP object h, holding an address or MAC the
+// NIC asks for, belongs to a live owner other than w. why explains a
+// holder that is not a conflict because it is on its way out.
+func (v *Validator) liveHolder(ctx context.Context, w *workload, nic *podctl.NIC, h *kubeovnv1.IP) (live bool, why string, err error) {
+	if h.Name == nic.Port {
+		return false, "", nil // w itself (a pod re-created under its name)
+	}
+	ns := w.pod.Namespace
+	if w.vm != "" && h.Spec.Namespace == ns {
+		vmPort := annotations.VMPortName(w.vm, ns)
+		if h.Name == vmPort || strings.HasPrefix(h.Name, vmPort+".") || (h.Spec.PodType == PodTypeVM && h.Spec.PodName == w.vm) {
+			return false, "", nil // the VM's own kept address
+		}
+	}
+	switch h.Spec.PodType {
+	case "":
+		if h.Spec.Namespace == "" || h.Spec.PodName == "" {
+			return true, "", nil
+		}
+		holder := &corev1.Pod{}
+		err := v.Client.Get(ctx, client.ObjectKey{Namespace: h.Spec.Namespace, Name: h.Spec.PodName}, holder)
+		switch {
+		case apierrors.IsNotFound(err):
+			return false, "whose pod is gone", nil
+		case err != nil:
+			return false, "", fmt.Errorf("get pod %s/%s: %w", h.Spec.Namespace, h.Spec.PodName, err)
+		case !ownedBy(h, holder.UID):
+			return false, "whose pod was replaced", nil
+		case holder.DeletionTimestamp != nil:
+			return false, "whose pod is being deleted", nil
+		case w.vm != "" && holder.Namespace == ns && launcherVM(holder) == w.vm:
+			return false, "", nil // an earlier launcher pod of the same VM
+		}
+		return true, "", nil
+	case PodTypeVM:
+		vm := &metav1.PartialObjectMetadata{}
+		vm.SetGroupVersionKind(schema.GroupVersionKind{Group: "kubevirt.io", Version: "v1", Kind: "VirtualMachine"})
+		err := v.APIReader.Get(ctx, client.ObjectKey{Namespace: h.Spec.Namespace, Name: h.Spec.PodName}, vm)
+		switch {
+		case apierrors.IsNotFound(err):
+			return false, "whose VirtualMachine is gone", nil
+		case err != nil:
+			return false, "", fmt.Errorf("get virtualmachine %s/%s: %w", h.Spec.Namespace, h.Spec.PodName, err)
+		}
+		return vm.DeletionTimestamp == nil, whyDeleting(vm.DeletionTimestamp), nil
+	}
+	return true, "", nil // nodes and kinds this webhook does not know hold for good
+}
+
+func whyDeleting(ts *metav1.Time) string {
+	if ts != nil {
+		return "whose VirtualMachine is being deleted"
+	}
+	return ""
+}
+
+// ownedBy reports whether h's owner reference (if it has one) names uid.
+func ownedBy(h *kubeovnv1.IP, uid types.UID) bool {
+	for _, r := range h.OwnerReferences {
+		if r.Kind == "Pod" {
+			return r.UID == uid
+		}
+	}
+	return true
+}
