@@ -10,4 +10,4 @@ rm -f config/crd/kubeovn.io_*.yaml
 go tool controller-gen crd:allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=config/crd
 
 # OVN models from the schemas vendored next to each package (OVN 23.03, the oldest kvnet supports).
-go generate ./internal/ovn/nbdb/ ./internal/ovn/sbdb/
+go generate ./internal/ovn/nbdb/ ./internal/ovn/sbdb/ ./internal/ovn/vswitch/
