@@ -102,6 +102,9 @@ func waitNodesReady(ctx context.Context, c Config, timeout time.Duration) error 
 		return err
 	}
 	return waitFor(ctx, "nodes Ready", timeout, func() (bool, error) {
+		if err := checkAlive(c); err != nil {
+			return false, permanent{err}
+		}
 		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err
@@ -121,6 +124,9 @@ func waitNodesReady(ctx context.Context, c Config, timeout time.Duration) error 
 // waitAgents waits until every node agent serves its CNI socket.
 func waitAgents(ctx context.Context, c Config, timeout time.Duration) error {
 	return waitFor(ctx, "kvnet agents", timeout, func() (bool, error) {
+		if err := checkAlive(c); err != nil {
+			return false, permanent{err}
+		}
 		for i := 1; i <= c.Nodes; i++ {
 			if _, err := os.Stat(c.AgentSocket(NodeName(i))); err != nil {
 				return false, fmt.Errorf("%s: %w (log %s)", NodeName(i), err, c.LogFile(NodeName(i)+"/kvnet-agent"))

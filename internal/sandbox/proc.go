@@ -178,7 +178,13 @@ func output(ctx context.Context, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// waitFor polls cond every interval until it returns true, an error, or the timeout.
+// permanent marks an error that waitFor must not wait out.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// waitFor polls cond until it returns true, a permanent error, or the
+// timeout; other errors are kept to explain a timeout.
 func waitFor(ctx context.Context, what string, timeout time.Duration, cond func() (bool, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -187,6 +193,10 @@ func waitFor(ctx context.Context, what string, timeout time.Duration, cond func(
 		ok, err := cond()
 		if ok {
 			return nil
+		}
+		var p permanent
+		if errors.As(err, &p) {
+			return fmt.Errorf("waiting for %s: %w", what, p.error)
 		}
 		last = err
 		select {

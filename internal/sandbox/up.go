@@ -79,6 +79,9 @@ func Up(ctx context.Context, c Config, log Logf) error {
 				return err
 			}
 		}
+		if err := RegisterWebhook(ctx, c); err != nil {
+			return err
+		}
 	}
 	if err := waitNodesReady(ctx, c, 90*time.Second); err != nil {
 		return err
@@ -135,11 +138,15 @@ func checkBinaries(c Config) error {
 
 // StartController starts kvnet-controller in the host namespace.
 func StartController(c Config) error {
-	_, err := c.Start(Proc{Name: "kvnet-controller", Args: []string{c.bin("kvnet-controller"),
+	wh, err := webhookArgs(c)
+	if err != nil {
+		return err
+	}
+	_, err = c.Start(Proc{Name: "kvnet-controller", Args: append([]string{c.bin("kvnet-controller"),
 		"--kubeconfig=" + c.Kubeconfig(), "--ovn-nb-addr=unix:" + c.NBSocket(),
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", c.ControllerMetrics()),
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", c.ControllerHealth()),
-	}})
+	}, wh...)})
 	return err
 }
 

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/kvnet/kvnet/internal/sandbox"
 )
 
@@ -20,6 +23,7 @@ import (
 var cfg sandbox.Config
 
 func TestMain(m *testing.M) {
+	ctrllog.SetLogger(logr.Discard())
 	repo, _ := filepath.Abs("../..")
 	cfg = sandbox.DefaultConfig(repo)
 	if n := os.Getenv("KVNET_E2E_NETWORK"); n != "" {

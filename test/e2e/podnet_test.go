@@ -131,10 +131,17 @@ func TestPodStaticAddressPoolAndConflict(t *testing.T) {
 		t.Errorf("ping static pod: %v", err)
 	}
 
-	// The same static address again: a Warning event, no port, no address.
+	// The same static address again: refused by the admission webhook
+	// (issue 7), or, when the webhook is off, a Warning event, no port, no address.
 	dup := pausePod("dup", map[string]string{annotations.IPAddress: "10.16.0.200"}, "node-1")
 	if _, err := cs.CoreV1().Pods(ns).Create(ctx, dup, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+		if !strings.Contains(err.Error(), "10.16.0.200") || !strings.Contains(err.Error(), "already in use") {
+			t.Fatalf("conflicting pod refused without naming the address: %v", err)
+		}
+		if lspExists(t, annotations.PodPortName("dup", ns)) {
+			t.Errorf("refused pod has a logical switch port")
+		}
+		return
 	}
 	var events string
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {

@@ -16,6 +16,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 
@@ -111,14 +112,18 @@ func (k *Kubelet) register(ctx context.Context) error {
 	return k.postStatus(ctx)
 }
 
+// postStatus writes the node's status, retrying when another writer (the
+// node controller, kvnet annotating the node) got there first.
 func (k *Kubelet) postStatus(ctx context.Context) error {
-	n, err := k.cs.CoreV1().Nodes().Get(ctx, k.node, metav1.GetOptions{})
-	if err != nil {
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		n, err := k.cs.CoreV1().Nodes().Get(ctx, k.node, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Status = k.nodeStatus()
+		_, err = k.cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
 		return err
-	}
-	n.Status = k.nodeStatus()
-	_, err = k.cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
-	return err
+	})
 }
 
 func (k *Kubelet) renewLease(ctx context.Context) error {
@@ -138,6 +143,9 @@ func (k *Kubelet) renewLease(ctx context.Context) error {
 	l.Spec.RenewTime = &now
 	l.Spec.HolderIdentity = ptr.To(k.node)
 	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		return nil // renewed by the next heartbeat
+	}
 	return err
 }
 
