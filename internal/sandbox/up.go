@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -217,6 +218,21 @@ func sandboxNetns(c Config) []string {
 	return out
 }
 
+// rssKiB is a process's resident set size in KiB (0 if unknown).
+func rssKiB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
 // checkAlive fails when a process the sandbox started has already exited.
 func checkAlive(c Config) error {
 	ents, _ := os.ReadDir(c.procDir())
@@ -266,9 +282,13 @@ func Status(ctx context.Context, c Config, log Logf) error {
 	}
 	sort.Strings(names)
 	log("processes (%d running):", len(names))
+	var total int64
 	for _, n := range names {
-		log("  %-28s pid %-7d log %s", n, running[n], c.LogFile(n))
+		rss := rssKiB(running[n])
+		total += rss
+		log("  %-28s pid %-7d rss %7.1f MiB  log %s", n, running[n], float64(rss)/1024, c.LogFile(n))
 	}
+	log("memory: %.0f MiB resident in all", float64(total)/1024)
 	log("namespaces: %s", strings.Join(sandboxNetns(c), " "))
 	log("kubeconfig: %s", c.Kubeconfig())
 	return printNodes(ctx, c, log)
