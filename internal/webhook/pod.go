@@ -26,9 +26,6 @@ import (
 	"github.com/kvnet/kvnet/internal/ipam"
 )
 
-// PodTypeVM is the IP object podType of a KubeVirt VM's kept address.
-const PodTypeVM = "VirtualMachine"
-
 // KubeVirt's VM-name label on launcher pods.
 const labelVMName = "vm.kubevirt.io/name"
 
@@ -161,14 +158,18 @@ func networkAnnotations(m map[string]string) map[string]string {
 func (v *Validator) check(ctx context.Context, w *workload) admission.Response {
 	var subnets kubeovnv1.SubnetList
 	if err := v.Client.List(ctx, &subnets); err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("list subnets: %w", err))
+		return failOpen(w, fmt.Errorf("list subnets: %w", err))
 	}
 	var pools kubeovnv1.IPPoolList
 	if err := v.Client.List(ctx, &pools); err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("list ip pools: %w", err))
+		return failOpen(w, fmt.Errorf("list ip pools: %w", err))
+	}
+	var vpcs kubeovnv1.VpcList
+	if err := v.Client.List(ctx, &vpcs); err != nil {
+		return failOpen(w, fmt.Errorf("list vpcs: %w", err))
 	}
 	nics, err := podctl.Plan(w.pod, w.port, podctl.Inputs{Subnets: subnets.Items, Pools: pools.Items,
-		DefaultSubnet: v.Options.DefaultSubnet, JoinSubnet: v.Options.JoinSubnet})
+		DefaultSubnet: v.Options.DefaultSubnet, JoinSubnet: v.Options.JoinSubnet, Vpcs: vpcs.Items})
 	if err != nil {
 		if podctl.Transient(err) {
 			// May resolve by itself (a subnet or pool created next): the
@@ -188,11 +189,18 @@ func (v *Validator) check(ctx context.Context, w *workload) admission.Response {
 			if errors.As(err, &c) {
 				return admission.Denied(fmt.Sprintf("%s: %v", w, err))
 			}
-			return admission.Errored(http.StatusInternalServerError, err)
+			return failOpen(w, err)
 		}
 		warnings = append(warnings, warns...)
 	}
 	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+// failOpen admits a pod or VM the webhook could not judge, as its
+// failurePolicy Ignore would (an error response would refuse it): the
+// controller checks the allocation itself and reports a conflict.
+func failOpen(w *workload, err error) admission.Response {
+	return admission.Allowed("").WithWarnings(fmt.Sprintf("%s: not checked (%v); the controller reports any conflict as an event", w, err))
 }
 
 // dryRun tries the NIC's static request (MAC, addresses, candidate list)
@@ -290,7 +298,7 @@ func (v *Validator) liveHolder(ctx context.Context, w *workload, nic *podctl.NIC
 	ns := w.pod.Namespace
 	if w.vm != "" && h.Spec.Namespace == ns {
 		vmPort := annotations.VMPortName(w.vm, ns)
-		if h.Name == vmPort || strings.HasPrefix(h.Name, vmPort+".") || (h.Spec.PodType == PodTypeVM && h.Spec.PodName == w.vm) {
+		if h.Name == vmPort || strings.HasPrefix(h.Name, vmPort+".") || (h.Spec.PodType == state.PodTypeVM && h.Spec.PodName == w.vm) {
 			return false, "", nil // the VM's own kept address
 		}
 	}
@@ -314,26 +322,44 @@ func (v *Validator) liveHolder(ctx context.Context, w *workload, nic *podctl.NIC
 			return false, "", nil // an earlier launcher pod of the same VM
 		}
 		return true, "", nil
-	case PodTypeVM:
-		vm := &metav1.PartialObjectMetadata{}
-		vm.SetGroupVersionKind(schema.GroupVersionKind{Group: "kubevirt.io", Version: "v1", Kind: "VirtualMachine"})
-		err := v.APIReader.Get(ctx, client.ObjectKey{Namespace: h.Spec.Namespace, Name: h.Spec.PodName}, vm)
-		switch {
-		case apierrors.IsNotFound(err):
-			return false, "whose VirtualMachine is gone", nil
-		case err != nil:
-			return false, "", fmt.Errorf("get virtualmachine %s/%s: %w", h.Spec.Namespace, h.Spec.PodName, err)
-		}
-		return vm.DeletionTimestamp == nil, whyDeleting(vm.DeletionTimestamp), nil
+	case state.PodTypeVM:
+		return v.liveVMHolder(ctx, h)
 	}
 	return true, "", nil // nodes and kinds this webhook does not know hold for good
 }
 
-func whyDeleting(ts *metav1.Time) string {
-	if ts != nil {
-		return "whose VirtualMachine is being deleted"
+// liveVMHolder judges the IP object of a VM's address: its owner is the
+// VirtualMachine (kept address) or, for a VMI without one, the
+// VirtualMachineInstance (owner references name which).
+func (v *Validator) liveVMHolder(ctx context.Context, h *kubeovnv1.IP) (bool, string, error) {
+	type owner struct {
+		kind, name string
+		uid        types.UID
 	}
-	return ""
+	var owners []owner
+	for _, r := range h.OwnerReferences {
+		if r.Kind == "VirtualMachine" || r.Kind == "VirtualMachineInstance" {
+			owners = append(owners, owner{r.Kind, r.Name, r.UID})
+		}
+	}
+	if len(owners) == 0 {
+		owners = []owner{{"VirtualMachine", h.Spec.PodName, ""}, {"VirtualMachineInstance", h.Spec.PodName, ""}}
+	}
+	for _, o := range owners {
+		obj := &metav1.PartialObjectMetadata{}
+		obj.SetGroupVersionKind(schema.GroupVersionKind{Group: "kubevirt.io", Version: "v1", Kind: o.kind})
+		err := v.APIReader.Get(ctx, client.ObjectKey{Namespace: h.Spec.Namespace, Name: o.name}, obj)
+		switch {
+		case apierrors.IsNotFound(err) || (err == nil && o.uid != "" && obj.UID != o.uid):
+			continue
+		case err != nil:
+			return false, "", fmt.Errorf("get %s %s/%s: %w", o.kind, h.Spec.Namespace, o.name, err)
+		case obj.DeletionTimestamp != nil:
+			return false, "whose " + o.kind + " is being deleted", nil
+		}
+		return true, "", nil
+	}
+	return false, "whose " + owners[0].kind + " is gone", nil
 }
 
 // ownedBy reports whether h's owner reference (if it has one) names uid.

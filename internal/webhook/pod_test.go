@@ -216,7 +216,18 @@ func TestKubeVirtStaticAddresses(t *testing.T) {
 	if err := k8s.Create(ctx, vmA); err != nil {
 		t.Fatal(err)
 	}
-	create(t, mkIP("vm-a."+ns, sn.Name, ns, "vm-a", "VirtualMachine", "10.12.0.30", "", ""))
+	kept := mkIP("vm-a."+ns, sn.Name, ns, "vm-a", "VirtualMachine", "10.12.0.30", "", "")
+	kept.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "vm-a", UID: vmA.GetUID()}}
+	create(t, kept)
+	// A VMI without a VM holds 10.12.0.50 (its IP object is owned by the VMI).
+	solo := vmi(ns, "vmi-solo", nil)
+	if err := k8s.Create(ctx, solo); err != nil {
+		t.Fatal(err)
+	}
+	soloIP := mkIP("vmi-solo."+ns, sn.Name, ns, "vmi-solo", "VirtualMachine", "10.12.0.50", "", "")
+	soloIP.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "vmi-solo", UID: solo.GetUID()}}
+	create(t, soloIP)
+	refusedBy(t, createErr(staticPod(ns, "stranger", sn.Name, "10.12.0.50")), hookPod, "already in use by virtualmachine kv/vmi-solo")
 
 	launcher := func(name, vmName string, addr string, extra map[string]string) *corev1.Pod {
 		p := mkPod(ns, name, ann(addr), map[string]string{"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": vmName})

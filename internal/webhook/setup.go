@@ -31,9 +31,10 @@ type Options struct {
 const IndexIPByAddress = "kvnet.io/webhook-ip-address"
 
 // Setup registers the IP index with the manager's cache and every handler
-// with srv. The handlers read from the manager's cache (subnets, pools, IP
-// objects, pods: all of which the controllers watch anyway) and use the
-// API reader only for the rare look-up of a KubeVirt VM.
+// with srv. Pod and VM admission reads from the manager's cache (subnets,
+// pools, IP objects, pods: all of which the controllers watch anyway);
+// Subnet and IPPool admission, and the rare look-up of a KubeVirt VM, read
+// live through the API reader.
 func Setup(ctx context.Context, mgr ctrl.Manager, srv webhook.Server, opt Options) error {
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &kubeovnv1.IP{}, IndexIPByAddress, func(o client.Object) []string {
 		return AddressKeys(o.(*kubeovnv1.IP))
