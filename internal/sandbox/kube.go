@@ -136,6 +136,39 @@ func waitAgents(ctx context.Context, c Config, timeout time.Duration) error {
 	})
 }
 
+// waitDefaultSubnet waits until kvnet-controller has made the default
+// subnet and reports it Ready, so a pod created right after `up` is
+// addressed at once.
+func waitDefaultSubnet(ctx context.Context, c Config, timeout time.Duration) error {
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig())
+	if err != nil {
+		return err
+	}
+	cl, err := client.New(rc, client.Options{})
+	if err != nil {
+		return err
+	}
+	return waitFor(ctx, "subnet ovn-default Ready", timeout, func() (bool, error) {
+		if err := checkAlive(c); err != nil {
+			return false, permanent{err}
+		}
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion("kubeovn.io/v1")
+		u.SetKind("Subnet")
+		if err := cl.Get(ctx, client.ObjectKey{Name: "ovn-default"}, u); err != nil {
+			return false, err
+		}
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, cond := range conds {
+			m, _ := cond.(map[string]any)
+			if m["type"] == "Ready" && m["status"] == "True" {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("not Ready yet: %v", conds)
+	})
+}
+
 func printNodes(ctx context.Context, c Config, log Logf) error {
 	cs, err := Clientset(c)
 	if err != nil {

@@ -91,6 +91,9 @@ func Up(ctx context.Context, c Config, log Logf) error {
 		if err := waitAgents(ctx, c, 90*time.Second); err != nil {
 			return err
 		}
+		if err := waitDefaultSubnet(ctx, c, 60*time.Second); err != nil {
+			return err
+		}
 	}
 	if err := checkAlive(c); err != nil {
 		return err
