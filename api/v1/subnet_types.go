@@ -72,6 +72,13 @@ type SubnetSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	Vpc string `json:"vpc,omitempty"`
 
+	// RouteTable is the route table of the VPC router that routes the
+	// subnet's traffic: the VPC's static routes with that routeTable. Empty
+	// is the main table.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	RouteTable string `json:"routeTable,omitempty"`
+
 	// Provider is "ovn" for the default network, or "<nad>.<namespace>.ovn"
 	// for a Multus attachment network.
 	// +optional

@@ -21,6 +21,7 @@ import (
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
 	"github.com/kvnet/kvnet/internal/controller"
 	"github.com/kvnet/kvnet/internal/controller/bootstrap"
+	"github.com/kvnet/kvnet/internal/controller/kubevirt"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 )
 
@@ -28,10 +29,13 @@ type flags struct {
 	nbAddr, metricsAddr, probeAddr, leaderNS string
 	leaderElect, keepVMIP                    bool
 	repairInterval                           time.Duration
+	apiQPS                                   float64
+	apiBurst                                 int
 	podWorkers                               int
 	defaults                                 bootstrap.Defaults
 	excludeIPs                               string
 	webhook                                  webhookFlags
+	migration                                migrationFlags
 }
 
 func parseFlags() *flags {
@@ -45,14 +49,17 @@ func parseFlags() *flags {
 	flag.StringVar(&f.defaults.JoinSubnet, "join-subnet", "join", "name of the join subnet (node ovn0 addresses)")
 	flag.StringVar(&f.defaults.JoinCIDR, "join-cidr", "100.64.0.0/16", "CIDR(s) of the join subnet")
 	flag.StringVar(&f.defaults.JoinGw, "join-gateway", "", "gateway(s) of the join subnet (default: first address)")
-	flag.BoolVar(&f.keepVMIP, "keep-vm-ip", true, "keep a VM's address for the life of the VirtualMachine (used by the VM controller)")
+	flag.BoolVar(&f.keepVMIP, "keep-vm-ip", true, "keep a VM's address for the life of the VirtualMachine; false releases it with the VMI")
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":18080", "metrics endpoint address; 0 disables")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":18081", "health probe address; 0 disables")
 	flag.BoolVar(&f.leaderElect, "leader-elect", true, "use leader election (one active controller)")
 	flag.StringVar(&f.leaderNS, "leader-elect-namespace", "kube-system", "namespace of the leader election lease")
 	flag.DurationVar(&f.repairInterval, "repair-interval", time.Minute, "period of the repair (garbage collection) pass")
-	flag.IntVar(&f.podWorkers, "pod-workers", 4, "concurrent pod reconciles")
+	flag.IntVar(&f.podWorkers, "pod-workers", 8, "concurrent pod reconciles")
+	flag.Float64Var(&f.apiQPS, "kube-api-qps", 200, "sustained requests per second to the Kubernetes API (client-side limit)")
+	flag.IntVar(&f.apiBurst, "kube-api-burst", 400, "request burst to the Kubernetes API (client-side limit)")
 	f.webhook.bind(flag.CommandLine)
+	f.migration.bind(flag.CommandLine)
 	return f
 }
 
@@ -82,10 +89,21 @@ func run(ctx context.Context, f *flags, log logr.Logger) error {
 	if err := kubeovnv1.AddToScheme(scheme); err != nil {
 		return err
 	}
+	if err := kubevirt.AddToScheme(scheme); err != nil {
+		return err
+	}
+	mode, err := f.migration.parse()
+	if err != nil {
+		return err
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
+	// client-go's default (5/s, controller-runtime raises it to 20/s) caps
+	// pod addressing at a few pods per second: each pod costs an IP object
+	// write and an annotation patch.
+	cfg.QPS, cfg.Burst = float32(f.apiQPS), f.apiBurst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr},
@@ -106,6 +124,7 @@ func run(ctx context.Context, f *flags, log logr.Logger) error {
 	defer nb.Close()
 	if _, err := controller.Setup(ctx, mgr, nb, controller.Options{
 		Defaults: f.defaults, KeepVMIP: f.keepVMIP, RepairInterval: f.repairInterval, PodWorkers: f.podWorkers,
+		MigrationMode: mode, MigrationEventDelay: f.migration.eventDelay,
 	}); err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func main() {
 
 func rootCmd() *cobra.Command {
 	root := &cobra.Command{Use: "kvnet", Short: "kvnet: a Kubernetes network for virtual machines", SilenceUsage: true}
-	root.AddCommand(sandboxCmd(), probeCmd(), benchCmd())
+	root.AddCommand(sandboxCmd(), probeCmd(), benchCmd(), chaosCmd())
 	return root
 }
 

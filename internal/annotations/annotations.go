@@ -4,7 +4,10 @@
 // (ovn.kubernetes.io/*), so existing manifests apply unchanged.
 package annotations
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Annotation keys. Values are strings; lists (dual-stack) are comma-separated
 // with the IPv4 part first.
@@ -43,6 +46,23 @@ const (
 	// KubeVirtMigrationJobUID labels a migration target launcher pod.
 	KubeVirtMigrationJobUID = "kubevirt.io/migrationJobUID"
 )
+
+// PortSecurity "false" makes a NIC's port check only the source MAC, not
+// the IP addresses, so that the pod may forward traffic for others (a VPC
+// static route or reroute policy pointing at it). kvnet checks MAC and IPs
+// by default (Kube-OVN checks nothing unless this is "true").
+const PortSecurity = Prefix + "port_security"
+
+// PortSecurityOff reports whether a port_security annotation value turns
+// the IP check off.
+func PortSecurityOff(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "false") }
+
+// SkipOVNInstalled "true" on a migration target pod tells the node agent
+// not to wait for ovn-installed: the controller keeps the port on the
+// source chassis until the migration ends (the benchmark-only naive
+// hand-over, kvnet-controller --migration-mode=naive). The agent honours
+// it only on migration target pods.
+const SkipOVNInstalled = "kvnet.io/skip-ovn-installed"
 
 // PodPortName is the name of the logical switch port of an ordinary pod:
 // "<pod>.<namespace>" (Kube-OVN's naming, also the IP object's name).

@@ -18,3 +18,21 @@ func TestSummarizeNearestRank(t *testing.T) {
 		t.Fatal("empty sample must give a zero summary")
 	}
 }
+
+func TestSpreadOf(t *testing.T) {
+	if s := SpreadOf([]float64{3, 1, 2}); s != (Spread{N: 3, Median: 2, Min: 1, Max: 3}) {
+		t.Errorf("odd count: %+v", s)
+	}
+	if s := SpreadOf([]float64{4, 1, 2, 3}); s != (Spread{N: 4, Median: 2.5, Min: 1, Max: 4}) {
+		t.Errorf("even count: %+v", s)
+	}
+	if s := SpreadOf(nil); s != (Spread{}) {
+		t.Errorf("empty: %+v", s)
+	}
+	if r := SpreadOf([]float64{8, 10, 12}).RelSpread(); r != 0.4 {
+		t.Errorf("relative spread = %v, want 0.4", r)
+	}
+	if r := SpreadOf([]float64{0, 0}).RelSpread(); r != 0 {
+		t.Errorf("relative spread of zeros = %v", r)
+	}
+}

@@ -3,22 +3,20 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kvnet/kvnet/internal/annotations"
+	"github.com/kvnet/kvnet/internal/sandbox"
 )
 
 // ThroughputResult is the controller's throughput without the data plane.
 type ThroughputResult struct {
 	Pods int `json:"pods"`
-	// CreateMs is how long creating the pods took (API-bound).
+	// CreateMs is how long creating the pods took (16 clients, API-bound).
 	CreateMs float64 `json:"createMs"`
 	// AddressedMs is from the first create until every pod has its
 	// annotations and routed=true (its port is in NB).
@@ -26,84 +24,70 @@ type ThroughputResult struct {
 	PodsPerSec  float64 `json:"podsPerSec"`
 	// NBPorts counts the logical switch ports of these pods found in NB at the end.
 	NBPorts int `json:"nbPorts"`
+	// NBTxns counts NB write transactions of unsigned clients (kvnet) from
+	// the first create until all pods were routed, read from NB's log.
+	NBTxns int `json:"nbTxns"`
+	// CPUSeconds is the CPU time (user+system) each central sandbox process
+	// used from the first create until all pods were routed.
+	CPUSeconds map[string]float64 `json:"cpuSeconds,omitempty"`
 }
 
 // Throughput creates n pods at once on fake nodes (Node objects with no
 // kubelet, so no CNI runs) and measures until all are addressed and in NB.
-func Throughput(ctx context.Context, cs kubernetes.Interface, nbSocket string, n int, progress func(string, ...any)) (ThroughputResult, error) {
+func Throughput(ctx context.Context, cfg sandbox.Config, cs kubernetes.Interface, n int, progress func(string, ...any)) (ThroughputResult, error) {
 	ns := fmt.Sprintf("bench-throughput-%d", time.Now().UnixNano())
-	var nodes []string
-	for i := 1; i <= 10; i++ {
-		name := fmt.Sprintf("bench-fake-%d", i)
-		nodes = append(nodes, name)
-		_, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
-			Labels: map[string]string{"kvnet.io/bench": "fake"}}}, metav1.CreateOptions{})
-		if err != nil && !strings.Contains(err.Error(), "already exists") {
-			return ThroughputResult{}, err
-		}
-	}
-	defer func() {
-		for _, nd := range nodes {
-			_ = cs.CoreV1().Nodes().Delete(context.Background(), nd, metav1.DeleteOptions{})
-		}
-	}()
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	nodes, err := FakeNodes(ctx, cs, 10)
+	if err != nil {
 		return ThroughputResult{}, err
 	}
-	defer deleteNamespace(cs, ns)
-	w, err := cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+	defer DeleteFakeNodes(cs)
+	if err := createNamespace(ctx, cs, ns); err != nil {
+		return ThroughputResult{}, err
+	}
+	defer deleteNamespaces(cs, ns)
+	w, err := watchPods(ctx, cs, ns, "", routed, func(k int) {
+		if k%500 == 0 {
+			progress("  %d/%d pods addressed", k, n)
+		}
+	})
 	if err != nil {
 		return ThroughputResult{}, err
 	}
 	defer w.Stop()
+	nb, err := OpenNBLog(controllerProc{cfg: cfg}.nbDB())
+	if err != nil {
+		return ThroughputResult{}, err
+	}
+	cpu := startCPU(cfg)
 	start := time.Now()
-	created := make(chan error, 1)
-	var createMs float64
+	var createNs atomic.Int64
+	errc := make(chan error, 1)
 	go func() {
 		err := createPods(ctx, cs, ns, n, func(i int) *corev1.Pod {
 			return benchPod(fmt.Sprintf("t%05d", i), nodes[i%len(nodes)])
 		}, func(string, time.Time) {})
-		createMs = ms(time.Since(start))
-		created <- err
+		createNs.Store(int64(time.Since(start)))
+		errc <- err
 	}()
-	done := map[string]bool{}
-	timeout := time.After(5 * time.Minute)
-	for len(done) < n {
-		select {
-		case err := <-created:
-			if err != nil {
-				return ThroughputResult{}, err
-			}
-			created = nil
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return ThroughputResult{}, fmt.Errorf("pod watch closed")
-			}
-			p, isPod := ev.Object.(*corev1.Pod)
-			if !isPod || ev.Type == watch.Deleted {
-				continue
-			}
-			if !done[p.Name] && p.Annotations[annotations.Routed] == "true" {
-				done[p.Name] = true
-				if len(done)%500 == 0 {
-					progress("  %d/%d pods addressed", len(done), n)
-				}
-			}
-		case <-timeout:
-			return ThroughputResult{}, fmt.Errorf("only %d of %d pods addressed after 5 minutes", len(done), n)
-		}
+	if err := w.WaitCount(ctx, n, 10*time.Minute); err != nil {
+		return ThroughputResult{}, fmt.Errorf("pods addressed: %w", err)
 	}
-	res := ThroughputResult{Pods: n, AddressedMs: ms(time.Since(start))}
-	if created != nil {
-		<-created
+	res := ThroughputResult{Pods: n, AddressedMs: ms(time.Since(start)), CPUSeconds: cpu.used()}
+	if err := <-errc; err != nil {
+		return res, err
 	}
-	res.CreateMs = createMs
+	txns, err := nb.Read()
+	if err != nil {
+		return res, err
+	}
+	res.NBTxns = CountBy(txns)[""]
+	res.CreateMs = ms(time.Duration(createNs.Load()))
 	res.PodsPerSec = float64(n) / (res.AddressedMs / 1000)
-	out, err := exec.CommandContext(ctx, "ovn-nbctl", "--db=unix:"+nbSocket, "--bare", "--columns=name", "list", "Logical_Switch_Port").Output()
+	out, err := runOut(ctx, "ovn-nbctl", "--db=unix:"+cfg.NBSocket(), "--timeout=60", "--bare", "--columns=name", "list", "Logical_Switch_Port")
 	if err != nil {
 		return res, fmt.Errorf("count NB ports: %w", err)
 	}
-	for _, l := range strings.Fields(string(out)) {
+	for _, l := range strings.Fields(out) {
 		if strings.HasSuffix(l, "."+ns) {
 			res.NBPorts++
 		}

@@ -30,6 +30,7 @@ import (
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
 	"github.com/kvnet/kvnet/internal/controller"
 	"github.com/kvnet/kvnet/internal/controller/bootstrap"
+	"github.com/kvnet/kvnet/internal/controller/kubevirt"
 	"github.com/kvnet/kvnet/internal/controller/state"
 	"github.com/kvnet/kvnet/internal/ovn/ops/nbtest"
 )
@@ -50,6 +51,7 @@ func repoRoot() string {
 func TestMain(m *testing.M) {
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = kubeovnv1.AddToScheme(scheme)
+	_ = kubevirt.AddToScheme(scheme)
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
 	envErr = startEnv()
 	code := m.Run()
@@ -70,7 +72,7 @@ func startEnv() error {
 	}
 	testEnv = &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "config", "crd")},
+		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "config", "crd"), filepath.Join(repoRoot(), "config", "kubevirt")},
 		ErrorIfCRDPathMissing: true,
 	}
 	cfg, err := testEnv.Start()

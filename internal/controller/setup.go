@@ -11,19 +11,30 @@ import (
 
 	"github.com/kvnet/kvnet/internal/controller/bootstrap"
 	"github.com/kvnet/kvnet/internal/controller/ippool"
+	"github.com/kvnet/kvnet/internal/controller/kubevirt"
+	"github.com/kvnet/kvnet/internal/controller/migration"
+	"github.com/kvnet/kvnet/internal/controller/nbresync"
 	"github.com/kvnet/kvnet/internal/controller/node"
 	"github.com/kvnet/kvnet/internal/controller/pod"
 	"github.com/kvnet/kvnet/internal/controller/repair"
 	"github.com/kvnet/kvnet/internal/controller/state"
 	"github.com/kvnet/kvnet/internal/controller/subnet"
+	"github.com/kvnet/kvnet/internal/controller/vm"
 	"github.com/kvnet/kvnet/internal/controller/vpc"
 )
 
 // Options configure the controllers.
 type Options struct {
 	Defaults bootstrap.Defaults
-	// KeepVMIP is accepted now; VM address keeping comes with the VM issue.
+	// KeepVMIP keeps a VM's address for the life of the VirtualMachine;
+	// false releases it with the VMI.
 	KeepVMIP bool
+	// MigrationMode is how a VM's port is handed over in a live migration
+	// ("" is multi-chassis; naive is for benchmarks only).
+	MigrationMode migration.Mode
+	// MigrationEventDelay holds back migration-driven port option changes
+	// (benchmarks only: shows the loss does not depend on it).
+	MigrationEventDelay time.Duration
 	// RepairInterval is the period of the repair pass (default 1m).
 	RepairInterval time.Duration
 	// PodWorkers is the number of concurrent pod reconciles (default 4).
@@ -46,21 +57,25 @@ func Setup(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, opt Option
 	log := mgr.GetLogger()
 	d := opt.Defaults
 	// All three are leader-only (NeedLeaderElection), like the reconcilers.
+	repairer := &repair.Repairer{Client: c, APIReader: mgr.GetAPIReader(), NB: nb, Store: st, Interval: opt.RepairInterval, Log: log.WithName("repair")}
+	resync := &nbresync.Resyncer{NB: nb, Client: mgr.GetCache(), Log: log.WithName("nb-resync")}
 	runnables := []manager.Runnable{
 		&state.Loader{Store: st, Reader: c, WaitForCacheSync: mgr.GetCache().WaitForCacheSync, Log: log.WithName("ipam-loader")},
 		&bootstrap.Runnable{Client: c, Defaults: d, Log: log.WithName("bootstrap")},
-		&repair.Repairer{Client: c, APIReader: mgr.GetAPIReader(), NB: nb, Store: st, Interval: opt.RepairInterval, Log: log.WithName("repair")},
+		repairer,
+		resync,
 	}
 	for _, r := range runnables {
 		if err := mgr.Add(r); err != nil {
 			return nil, err
 		}
 	}
+	mgr = resync.Manager(mgr) // controllers set up below get NB resync events
 	workers := opt.PodWorkers
 	if workers <= 0 {
 		workers = 4
 	}
-	if err := (&vpc.Reconciler{Client: c, NB: nb, DefaultVpc: d.Vpc, DefaultSubnet: d.Subnet}).SetupWithManager(mgr); err != nil {
+	if err := (&vpc.Reconciler{Client: c, NB: nb, Recorder: rec, DefaultVpc: d.Vpc, DefaultSubnet: d.Subnet}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("vpc controller: %w", err)
 	}
 	if err := (&subnet.Reconciler{Client: c, NB: nb, Store: st, Recorder: rec, DefaultVpc: d.Vpc}).SetupWithManager(mgr); err != nil {
@@ -70,7 +85,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, opt Option
 		return nil, fmt.Errorf("ippool controller: %w", err)
 	}
 	podR := &pod.Reconciler{Client: c, NB: nb, Store: st, Recorder: echoToVM(rec, mgr.GetAPIReader()), PortName: opt.PortName,
-		DefaultSubnet: d.Subnet, JoinSubnet: d.JoinSubnet, RetryAfter: opt.RetryAfter}
+		DefaultSubnet: d.Subnet, JoinSubnet: d.JoinSubnet, RetryAfter: opt.RetryAfter, APIReader: mgr.GetAPIReader()}
+	if err := setupVMs(ctx, mgr, nb, st, opt, podR, repairer, workers); err != nil {
+		return nil, err
+	}
 	if err := podR.SetupWithManager(mgr, workers); err != nil {
 		return nil, fmt.Errorf("pod controller: %w", err)
 	}
@@ -78,4 +96,40 @@ func Setup(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, opt Option
 		return nil, fmt.Errorf("node controller: %w", err)
 	}
 	return st, nil
+}
+
+// setupVMs wires KubeVirt VM support when the cluster serves KubeVirt's
+// API: launcher pods keyed by their VM, the VM reconciler (releases),
+// the migration reconciler (port placement), and the repair pass's view of
+// VM keys. Without KubeVirt, launcher-looking pods are ordinary pods.
+func setupVMs(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, st *state.Store, opt Options,
+	podR *pod.Reconciler, repairer *repair.Repairer, workers int) error {
+	served, err := kubevirt.Served(mgr.GetRESTMapper())
+	if err != nil {
+		return err
+	}
+	if !served {
+		mgr.GetLogger().Info("KubeVirt API (kubevirt.io/v1) not served: VM support is off")
+		return nil
+	}
+	if err := vm.IndexIPs(ctx, mgr); err != nil {
+		return fmt.Errorf("index vm ips: %w", err)
+	}
+	c, api := mgr.GetClient(), mgr.GetAPIReader()
+	mode := opt.MigrationMode
+	if mode == "" {
+		mode = migration.MultiChassis
+	}
+	placer := &migration.Placer{NB: nb, Mode: mode, Delay: opt.MigrationEventDelay}
+	live := &vm.Liveness{Client: c, APIReader: api, KeepVMIP: opt.KeepVMIP}
+	releaser := &vm.Releaser{Client: c, NB: nb, Store: st, Liveness: live, Forget: placer.Forget}
+	repairer.VMs = releaser
+	podR.Launchers = &vm.Identifier{Client: c, APIReader: api, Placer: placer, KeepVMIP: opt.KeepVMIP}
+	if err := (&vm.Reconciler{Client: c, APIReader: api, Store: st, Releaser: releaser}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("vm controller: %w", err)
+	}
+	if err := (&migration.Reconciler{Client: c, Store: st, Placer: placer}).SetupWithManager(mgr, workers); err != nil {
+		return fmt.Errorf("migration controller: %w", err)
+	}
+	return nil
 }

@@ -316,6 +316,10 @@ func TestVMDeleteRunningReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitVMIRunning(t, c, ns, "vm-d")
+	// Subnet status counts lag allocations by up to a second (usage-only
+	// status writes are coalesced): wait until it counts the VM, the only
+	// holder in this subnet, before taking the reference.
+	waitUsage(t, func() float64 { return subnetUsage(t, c, "e2e-vmdel") }, 1)
 	before := subnetUsage(t, c, "e2e-vmdel")
 	if err := c.Delete(ctx, &kubevirtv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vm-d"}}); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,9 @@
 // iface-id, waits for ovn-controller's ovn-installed mark, optionally checks
 // that the pod reaches its gateway (never for a KubeVirt migration target,
 // whose port is not yet active on this chassis), and returns a CNI result.
+// A migration target the controller marks kvnet.io/skip-ovn-installed (the
+// benchmark-only naive hand-over keeps its port on the source chassis) is
+// not waited for, in ADD or CHECK; the mark means nothing on other pods.
 // DEL is idempotent and needs no Kubernetes object. Errors are classified
 // once, at Handle, into CNI error codes.
 package cniserver

@@ -18,6 +18,7 @@ import (
 	"github.com/kvnet/kvnet/internal/agent/cniapi"
 	"github.com/kvnet/kvnet/internal/agent/netconf"
 	"github.com/kvnet/kvnet/internal/agent/ovsport"
+	"github.com/kvnet/kvnet/internal/annotations"
 	"github.com/kvnet/kvnet/internal/ovn/vswitch"
 )
 
@@ -215,11 +216,15 @@ func (h *Handler) add(ctx context.Context, conf *cniapi.NetConf, req *cniapi.Req
 	if err := h.ports.EnsurePort(ctx, h.portSpec(conf, req, ref, hostIf, att)); err != nil {
 		return nil, coded(cniapi.ErrOVS, "plug "+hostIf+" into "+h.cfg.Bridge, err)
 	}
-	waitCtx, cancel = context.WithTimeout(ctx, h.cfg.WaitTimeout)
-	err = h.ports.WaitInstalled(waitCtx, hostIf)
-	cancel()
-	if err != nil {
-		return nil, coded(types.ErrTryAgainLater, "timed out waiting for ovn-controller to install port "+att.PortName, err)
+	if skipInstalled(pod) {
+		log.Info("migration target on a single-chassis port: not waiting for ovn-installed")
+	} else {
+		waitCtx, cancel = context.WithTimeout(ctx, h.cfg.WaitTimeout)
+		err = h.ports.WaitInstalled(waitCtx, hostIf)
+		cancel()
+		if err != nil {
+			return nil, coded(types.ErrTryAgainLater, "timed out waiting for ovn-controller to install port "+att.PortName, err)
+		}
 	}
 	if err := h.checkGateway(ctx, pod, att, req.Netns, log); err != nil {
 		return nil, err
@@ -258,6 +263,14 @@ func (h *Handler) portSpec(conf *cniapi.NetConf, req *cniapi.Request, ref podRef
 		ifNameKey:              req.IfName,
 		networkKey:             conf.Name,
 	}}
+}
+
+// skipInstalled reports whether the controller told the agent not to wait
+// for ovn-installed (annotations.SkipOVNInstalled). Only a migration target
+// may: its port stays on the source chassis until the migration ends when
+// the controller runs the benchmark-only naive hand-over.
+func skipInstalled(pod *Pod) bool {
+	return attachment.IsMigrationTarget(pod.Labels) && pod.Annotations[annotations.SkipOVNInstalled] == "true"
 }
 
 // checkGateway pings each gateway from the pod, unless the pod is a
@@ -331,7 +344,7 @@ func (h *Handler) check(ctx context.Context, req *cniapi.Request) error {
 	case iface.ExternalIDs[ovsport.IfaceIDKey] != att.PortName:
 		return coded(cniapi.ErrOVS, fmt.Sprintf("OVS interface %s is bound to %q, want %q",
 			hostIf, iface.ExternalIDs[ovsport.IfaceIDKey], att.PortName), nil)
-	case iface.ExternalIDs[ovsport.OVNInstalledKey] != "true":
+	case iface.ExternalIDs[ovsport.OVNInstalledKey] != "true" && !skipInstalled(pod):
 		return coded(cniapi.ErrOVS, "OVS interface "+hostIf+" is not ovn-installed", nil)
 	}
 	return nil

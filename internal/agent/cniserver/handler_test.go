@@ -119,7 +119,9 @@ func (f *fakePorts) Interface(_ context.Context, name string) (*vswitch.Interfac
 		return nil, false
 	}
 	ids := maps.Clone(p.ExternalIDs)
-	ids[ovsport.OVNInstalledKey] = "true"
+	if !f.neverInstall {
+		ids[ovsport.OVNInstalledKey] = "true"
+	}
 	return &vswitch.Interface{Name: name, ExternalIDs: ids}, true
 }
 
@@ -256,6 +258,35 @@ func TestAddMigrationTargetSkipsGatewayCheckButWaitsForInstall(t *testing.T) {
 	}
 	if len(env.ports.waited) != 1 {
 		t.Fatal("ovn-installed not awaited for a migration target")
+	}
+}
+
+// The naive migration hand-over (benchmark only) keeps the port on the
+// source chassis: the controller marks the target pod, and only a migration
+// target may skip the wait for ovn-installed (ADD and CHECK).
+func TestAddSkipsInstallWaitOnlyForMarkedMigrationTarget(t *testing.T) {
+	skip := map[string]string{annotations.SkipOVNInstalled: "true"}
+	env := newTestEnv(200 * time.Millisecond)
+	env.ports.neverInstall = true
+	env.pods.Set(&Pod{Namespace: "default", Name: "web", Annotations: annotated(skip),
+		Labels: map[string]string{annotations.KubeVirtMigrationJobUID: "m1"}})
+	if _, cniErr := env.h.Handle(context.Background(), addReq("c1")); cniErr != nil {
+		t.Fatalf("marked migration target: %v", cniErr)
+	}
+	if len(env.ports.waited) != 0 {
+		t.Errorf("waited for ovn-installed on a marked migration target: %v", env.ports.waited)
+	}
+	check := addReq("c1")
+	check.Command = "CHECK"
+	if _, cniErr := env.h.Handle(context.Background(), check); cniErr != nil {
+		t.Errorf("CHECK of a marked migration target: %v", cniErr)
+	}
+
+	env = newTestEnv(200 * time.Millisecond)
+	env.ports.neverInstall = true
+	env.pods.Set(&Pod{Namespace: "default", Name: "web", Annotations: annotated(skip)})
+	if _, cniErr := env.h.Handle(context.Background(), addReq("c1")); cniErr == nil || cniErr.Code != types.ErrTryAgainLater {
+		t.Fatalf("an ordinary pod with the mark skipped the wait: err = %+v", cniErr)
 	}
 }
 

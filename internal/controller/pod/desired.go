@@ -4,8 +4,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
 	"github.com/kvnet/kvnet/internal/annotations"
@@ -34,27 +32,14 @@ func PortRow(name string, owner ops.Owner, subnet string, a ipam.Allocation, ext
 // PodKey is "<namespace>/<name>", the owner key of a pod's rows.
 func PodKey(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
 
-// DesiredPort is the port of one NIC of pod.
+// DesiredPort is the port of one NIC of an ordinary pod.
 func DesiredPort(pod *corev1.Pod, nic *NIC, a ipam.Allocation) *nbdb.LogicalSwitchPort {
-	key := PodKey(pod)
-	return PortRow(nic.Port, ops.Owner{Kind: ops.OwnerKindPod, Key: key}, nic.Subnet.Name, a, map[string]string{ops.KeyPod: key})
+	return IdentityPort(PodIdentity(pod, nic.Port), nic, a, NodeOptions(pod.Spec.NodeName))
 }
 
 // DesiredIP is the IP object recording one NIC's allocation, owned by the pod.
 func DesiredIP(pod *corev1.Pod, nic *NIC, a ipam.Allocation) *kubeovnv1.IP {
-	ip := &kubeovnv1.IP{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:   nic.Port,
-			Labels: map[string]string{"ovn.kubernetes.io/subnet": nic.Subnet.Name},
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID,
-				BlockOwnerDeletion: ptr.To(false),
-			}},
-		},
-		Spec: AllocationSpec(nic.Subnet.Name, a),
-	}
-	ip.Spec.PodName, ip.Spec.Namespace, ip.Spec.NodeName = pod.Name, pod.Namespace, pod.Spec.NodeName
-	return ip
+	return IdentityIP(PodIdentity(pod, nic.Port), nic, a)
 }
 
 // AllocationSpec fills the address fields of an IP spec from an allocation.

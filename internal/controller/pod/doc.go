@@ -12,6 +12,9 @@
 //
 // A pod that is gone releases its addresses, IP objects and ports; the
 // repair pass catches pods deleted while the controller was down (B08).
-// Port, IP object and IPAM owner share one name from the PortNamer, so VM
-// keying can swap the rule without touching the rest.
+// Port, IP object and IPAM owner share one name. Who owns a pod's
+// addresses is an Identity: the pod itself (named by the PortNamer), or,
+// from the pluggable Identifier, its KubeVirt VM (package vm), which also
+// decides the port's chassis and when the pod may be routed. Ports are
+// requested on the pod's node (requested-chassis) once it is scheduled.
 package pod

@@ -39,6 +39,9 @@ type Inputs struct {
 	Pools         []kubeovnv1.IPPool
 	DefaultSubnet string
 	JoinSubnet    string
+
+	// Vpcs bind namespaces to VPCs and limit the namespaces a VPC serves.
+	Vpcs []kubeovnv1.Vpc
 }
 
 // NIC is one interface of a pod.
@@ -50,6 +53,9 @@ type NIC struct {
 	Request  ipam.Request
 	// HasPort is false for IPAM-only attachments (no OVN port).
 	HasPort bool
+	// MACOnlyPortSecurity: the port checks the MAC only, not the IPs (the
+	// pod forwards traffic for others, e.g. a VPC route's next hop).
+	MACOnlyPortSecurity bool
 }
 
 // PlanError is a failure to plan a pod's NICs, with the event reason.
@@ -107,6 +113,9 @@ func planNIC(pod *corev1.Pod, provider, port string, in Inputs) (NIC, error) {
 	if err := validation.NamespaceMayUse(&sn.Spec, pod.Namespace); err != nil {
 		return NIC{}, planErr("SubnetNotAllowed", false, "subnet %q: %w", sn.Name, err)
 	}
+	if err := validation.NamespaceMayUseVpc(in.Vpcs, sn.Spec.Vpc, pod.Namespace); err != nil {
+		return NIC{}, planErr("SubnetNotAllowed", false, "subnet %q: %w", sn.Name, err)
+	}
 	network, err := validation.ParseNetwork(&sn.Spec)
 	if err != nil {
 		return NIC{}, planErr("SubnetNotReady", true, "subnet %q is invalid: %w", sn.Name, err)
@@ -119,7 +128,8 @@ func planNIC(pod *corev1.Pod, provider, port string, in Inputs) (NIC, error) {
 		return NIC{}, err
 	}
 	hasPort := provider == ProviderOVN || strings.HasSuffix(provider, "."+ProviderOVN)
-	return NIC{Provider: provider, Port: port, Subnet: sn, Network: network, Request: req, HasPort: hasPort}, nil
+	return NIC{Provider: provider, Port: port, Subnet: sn, Network: network, Request: req, HasPort: hasPort,
+		MACOnlyPortSecurity: annotations.PortSecurityOff(ann[Key(provider, annotations.PortSecurity)])}, nil
 }
 
 // pickSubnet: the logical_switch annotation, else the named pool's subnet,
@@ -138,21 +148,17 @@ func pickSubnet(pod *corev1.Pod, provider string, in Inputs) (*kubeovnv1.Subnet,
 		}
 		return nil, planErr("SubnetNotFound", true, "subnet %q does not exist", name)
 	}
+	if provider == ProviderOVN {
+		// Namespace binding: Subnet.spec.namespaces, Vpc.spec.namespaces, defaults.
+		sn, err := validation.SubnetForNamespace(in.Subnets, in.Vpcs, pod.Namespace, in.DefaultSubnet)
+		if err != nil {
+			return nil, planErr("SubnetNotFound", true, "%w", err)
+		}
+		return sn, nil
+	}
 	var cands []*kubeovnv1.Subnet
 	for i := range in.Subnets {
-		sn := &in.Subnets[i]
-		if provider == ProviderOVN && isPrimary(sn) && slices.Contains(sn.Spec.Namespaces, pod.Namespace) ||
-			provider != ProviderOVN && sn.Spec.Provider == provider {
-			cands = append(cands, sn)
-		}
-	}
-	if len(cands) == 0 && provider == ProviderOVN {
-		for i := range in.Subnets {
-			if sn := &in.Subnets[i]; sn.Spec.Default && isPrimary(sn) {
-				cands = append(cands, sn)
-			}
-		}
-		if sn := findSubnet(in.Subnets, in.DefaultSubnet); sn != nil && len(cands) == 0 {
+		if sn := &in.Subnets[i]; sn.Spec.Provider == provider {
 			cands = append(cands, sn)
 		}
 	}
@@ -200,10 +206,6 @@ func applyPool(pod *corev1.Pod, provider, subnet string, pools []kubeovnv1.IPPoo
 		return planErr("IPPoolNotReady", true, "IP pool %q does not exist", v)
 	}
 	return nil
-}
-
-func isPrimary(sn *kubeovnv1.Subnet) bool {
-	return sn.Spec.Provider == "" || sn.Spec.Provider == ProviderOVN
 }
 
 func servesProvider(subnets []kubeovnv1.Subnet, provider string) bool {

@@ -38,6 +38,11 @@ type Reconciler struct {
 	JoinSubnet    string
 	// RetryAfter is how soon a transient failure is retried (default 5s).
 	RetryAfter time.Duration
+	// Launchers, when set, identifies pods owned by something else than
+	// themselves (KubeVirt launcher pods, keyed by their VM).
+	Launchers Identifier
+	// APIReader, when set, reads an IP object the cache does not hold yet.
+	APIReader client.Reader
 }
 
 // Reconcile gives a live pod its addresses, IP objects, ports and
@@ -49,6 +54,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	var pod corev1.Pod
 	if err := r.Client.Get(ctx, req.NamespacedName, &pod); err != nil {
 		if apierrors.IsNotFound(err) {
+			// A launcher pod holds nothing under its own key: its VM does.
 			return ctrl.Result{}, Release(ctx, r.Client, r.NB, r.Store, req.Namespace+"/"+req.Name)
 		}
 		return ctrl.Result{}, fmt.Errorf("get pod: %w", err)
@@ -56,25 +62,41 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if pod.Spec.HostNetwork || pod.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil // a terminating pod keeps its address until it is gone
 	}
+	id, err := r.identify(ctx, &pod)
+	if err != nil || id.Skip {
+		return ctrl.Result{}, err
+	}
+	unlock := r.Store.Lock(id.Key)
+	defer unlock()
 	in, err := r.inputs(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	nics, err := Plan(&pod, r.portName(&pod), in)
+	nics, err := Plan(&pod, id.Port, in)
 	if err != nil {
 		return r.fail(ctx, &pod, err)
+	}
+	if nics, err = r.applyHeld(ctx, &pod, id, nics, in); err != nil {
+		if _, ok := errors.AsType[*PlanError](err); ok {
+			return r.fail(ctx, &pod, err)
+		}
+		return ctrl.Result{}, err
 	}
 	allocs, fresh, err := r.allocate(nics)
 	if err != nil {
 		return r.fail(ctx, &pod, err)
 	}
-	if err := r.persist(ctx, &pod, nics, allocs, fresh); err != nil {
+	if err := r.persist(ctx, id, nics, allocs, fresh); err != nil {
 		return ctrl.Result{}, err
 	}
 	for i := range nics {
-		r.Store.Track(PodKey(&pod), nics[i].Request.Owner, nics[i].Request.Subnet)
+		r.Store.Track(id.Key, nics[i].Request.Owner, nics[i].Request.Subnet)
 	}
-	if err := r.program(ctx, &pod, nics, allocs); err != nil {
+	place, err := id.Place(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.program(ctx, id, nics, allocs, place.Options); err != nil {
 		if errors.Is(err, ops.ErrNotFound) {
 			// The subnet's switch is not in NB yet (subnet reconcile pending, or NB wiped).
 			log.FromContext(ctx).V(1).Info("waiting for logical switch", "error", err.Error())
@@ -82,7 +104,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err // the IP objects are committed: a retry reuses the addresses
 	}
-	return ctrl.Result{}, r.annotate(ctx, &pod, DesiredAnnotations(nics, allocs))
+	if !place.Route {
+		log.FromContext(ctx).V(1).Info("port not placed on the pod's node yet", "options", place.Options)
+		return ctrl.Result{RequeueAfter: place.RequeueAfter}, nil
+	}
+	want := DesiredAnnotations(nics, allocs)
+	for k, v := range place.Annotations {
+		want[k] = v
+	}
+	return ctrl.Result{RequeueAfter: place.RequeueAfter}, r.annotate(ctx, &pod, want)
+}
+
+// identify returns who owns the pod's addresses: its launcher identity, or itself.
+func (r *Reconciler) identify(ctx context.Context, pod *corev1.Pod) (*Identity, error) {
+	if r.Launchers != nil {
+		id, err := r.Launchers.Identify(ctx, pod)
+		if err != nil || id != nil {
+			return id, err
+		}
+	}
+	return PodIdentity(pod, r.portName(pod)), nil
 }
 
 func (r *Reconciler) portName(pod *corev1.Pod) string {
@@ -101,7 +142,11 @@ func (r *Reconciler) inputs(ctx context.Context) (Inputs, error) {
 	if err := r.Client.List(ctx, &pools); err != nil {
 		return Inputs{}, fmt.Errorf("list ip pools: %w", err)
 	}
-	return Inputs{Subnets: subnets.Items, Pools: pools.Items, DefaultSubnet: r.DefaultSubnet, JoinSubnet: r.JoinSubnet}, nil
+	var vpcs kubeovnv1.VpcList
+	if err := r.Client.List(ctx, &vpcs); err != nil {
+		return Inputs{}, fmt.Errorf("list vpcs: %w", err)
+	}
+	return Inputs{Subnets: subnets.Items, Pools: pools.Items, Vpcs: vpcs.Items, DefaultSubnet: r.DefaultSubnet, JoinSubnet: r.JoinSubnet}, nil
 }
 
 // allocate reserves every NIC's addresses at once (B12) and reports which
@@ -129,10 +174,10 @@ func (r *Reconciler) allocate(nics []NIC) ([]ipam.Allocation, []bool, error) {
 
 // persist creates or updates one IP object per NIC. If that fails, what
 // this attempt reserved or created is undone, so a retry starts clean.
-func (r *Reconciler) persist(ctx context.Context, pod *corev1.Pod, nics []NIC, allocs []ipam.Allocation, fresh []bool) error {
+func (r *Reconciler) persist(ctx context.Context, id *Identity, nics []NIC, allocs []ipam.Allocation, fresh []bool) error {
 	var created []*kubeovnv1.IP
 	for i := range nics {
-		want := DesiredIP(pod, &nics[i], allocs[i])
+		want := IdentityIP(id, &nics[i], allocs[i])
 		ok, err := r.ensureIP(ctx, want)
 		if err == nil {
 			if ok {
@@ -159,10 +204,16 @@ func (r *Reconciler) ensureIP(ctx context.Context, want *kubeovnv1.IP) (bool, er
 	var have kubeovnv1.IP
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), &have)
 	if apierrors.IsNotFound(err) {
-		if err := r.Client.Create(ctx, want); err != nil {
+		err = r.Client.Create(ctx, want)
+		if err == nil {
+			return true, nil
+		}
+		if !apierrors.IsAlreadyExists(err) || r.APIReader == nil {
 			return false, fmt.Errorf("create ip %q: %w", want.Name, err)
 		}
-		return true, nil
+		// Written a moment ago (another launcher pod of the same VM) and
+		// not in the cache yet: read it from the API server.
+		err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), &have)
 	}
 	if err != nil {
 		return false, fmt.Errorf("get ip %q: %w", want.Name, err)
@@ -185,15 +236,15 @@ func (r *Reconciler) ensureIP(ctx context.Context, want *kubeovnv1.IP) (bool, er
 }
 
 // program creates or updates every NIC's port in one transaction.
-func (r *Reconciler) program(ctx context.Context, pod *corev1.Pod, nics []NIC, allocs []ipam.Allocation) error {
+func (r *Reconciler) program(ctx context.Context, id *Identity, nics []NIC, allocs []ipam.Allocation, options map[string]string) error {
 	var batch []ovsdbOp
 	for i := range nics {
 		if !nics[i].HasPort {
 			continue
 		}
-		o, err := ops.EnsureLogicalSwitchPortsOn(r.NB, nics[i].Subnet.Name, DesiredPort(pod, &nics[i], allocs[i]))
+		o, err := ops.EnsureLogicalSwitchPortsOn(r.NB, nics[i].Subnet.Name, IdentityPort(id, &nics[i], allocs[i], options))
 		if err != nil {
-			return fmt.Errorf("ports of pod %s: %w", PodKey(pod), err)
+			return fmt.Errorf("ports of %s: %w", id.Owner.Key, err)
 		}
 		batch = append(batch, o...)
 	}
@@ -201,7 +252,7 @@ func (r *Reconciler) program(ctx context.Context, pod *corev1.Pod, nics []NIC, a
 	err := ops.Transact(ctx, r.NB, batch)
 	metrics.ObserveNB("pod", start, err)
 	if err != nil {
-		return fmt.Errorf("ports of pod %s: %w", PodKey(pod), err)
+		return fmt.Errorf("ports of %s: %w", id.Owner.Key, err)
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ func IPPodKey(ip *kubeovnv1.IP) string {
 // first (so no port carries an address being reused), then its IPAM
 // holdings, then its IP objects. Every step is idempotent.
 func Release(ctx context.Context, c client.Client, nb libovsdb.Client, st *state.Store, key string) error {
+	defer st.Lock(key)()
 	var ips kubeovnv1.IPList
 	if err := c.List(ctx, &ips, client.MatchingFields{IndexIPByPod: key}); err != nil {
 		return fmt.Errorf("list ips of pod %s: %w", key, err)
@@ -69,6 +70,7 @@ func Release(ctx context.Context, c client.Client, nb libovsdb.Client, st *state
 		if _, held := st.IPAM.Lookup(subnet, owner); held {
 			st.IPAM.Release(subnet, owner)
 			metrics.Releases.WithLabelValues(subnet).Inc()
+			st.UsageChanged(subnet)
 		}
 	}
 	st.Untrack(key)

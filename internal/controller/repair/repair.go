@@ -30,6 +30,17 @@ type Repairer struct {
 	Store     *state.Store
 	Interval  time.Duration
 	Log       logr.Logger
+	// VMs decides and releases VM-owned IP objects and ports; nil leaves
+	// them alone (KubeVirt not installed).
+	VMs VMs
+}
+
+// VMs is how the repair pass treats VM keys ("<namespace>/<vm>"): their IP
+// objects and ports are live while the VM keeps its addresses, whatever
+// phase its launcher pods are in (B09, B14).
+type VMs interface {
+	Alive(ctx context.Context, namespace, name string) (bool, error)
+	ReleaseIfGone(ctx context.Context, namespace, name string) (bool, error)
 }
 
 // NeedLeaderElection: only the leader deletes.
@@ -79,7 +90,14 @@ func (r *Repairer) collectIPs(ctx context.Context) error {
 		ip := &ips.Items[i]
 		kind, key := ipOwner(ip)
 		if kind == "" || done[kind+"/"+key] {
-			continue // not a kind this pass knows (e.g. a VM's kept address), or handled
+			continue // not a kind this pass knows, or handled
+		}
+		if kind == ops.OwnerKindVM {
+			done[kind+"/"+key] = true
+			if err := r.releaseVM(ctx, key); err != nil {
+				return err
+			}
+			continue
 		}
 		gone, err := r.ownerGone(ctx, kind, key)
 		if err != nil {
@@ -103,8 +121,24 @@ func (r *Repairer) collectIPs(ctx context.Context) error {
 	return nil
 }
 
+// releaseVM releases the VM key "<namespace>/<vm>" if it is gone.
+func (r *Repairer) releaseVM(ctx context.Context, key string) error {
+	ns, name, ok := strings.Cut(key, "/")
+	if !ok || r.VMs == nil {
+		return nil
+	}
+	released, err := r.VMs.ReleaseIfGone(ctx, ns, name)
+	if released {
+		metrics.RepairDeletions.WithLabelValues("ip").Inc()
+		r.Log.Info("released the addresses of a deleted VM", "vm", key)
+	}
+	return err
+}
+
 func ipOwner(ip *kubeovnv1.IP) (kind, key string) {
 	switch {
+	case ip.Spec.PodType == state.PodTypeVM && ip.Spec.Namespace != "" && ip.Spec.PodName != "":
+		return ops.OwnerKindVM, ip.Spec.Namespace + "/" + ip.Spec.PodName
 	case ip.Spec.PodType == node.PodTypeNode:
 		return ops.OwnerKindNode, ip.Spec.PodName
 	case ip.Spec.PodType == "" && ip.Spec.Namespace != "" && ip.Spec.PodName != "":
@@ -121,7 +155,12 @@ func (r *Repairer) collectNB(ctx context.Context) error {
 		return err
 	}
 	var portNames []string
+	vms := map[string]bool{}
 	for _, p := range lsps {
+		if o, _ := ops.OwnerOf(p.ExternalIDs); o.Kind == ops.OwnerKindVM {
+			vms[o.Key] = true // released with the VM's addresses, below
+			continue
+		}
 		if gone, err := r.rowOrphaned(ctx, p.ExternalIDs); err != nil {
 			return err
 		} else if gone {
@@ -156,6 +195,11 @@ func (r *Repairer) collectNB(ctx context.Context) error {
 	batch = append(batch, more...)
 	if err := ops.Transact(ctx, r.NB, batch); err != nil {
 		return fmt.Errorf("delete orphan nb rows: %w", err)
+	}
+	for key := range vms {
+		if err := r.releaseVM(ctx, key); err != nil {
+			return err
+		}
 	}
 	if total := len(portNames) + len(lrpNames) + n; total > 0 {
 		metrics.RepairDeletions.WithLabelValues("nb-row").Add(float64(total))
@@ -204,8 +248,8 @@ func (r *Repairer) orphanSwitchesAndRouters(ctx context.Context) ([]ovsdb.Operat
 	return batch, n, nil
 }
 
-// rowOrphaned reports whether a kvnet row's owner is gone. Owner kinds this
-// controller does not manage yet (vm) are left alone.
+// rowOrphaned reports whether a kvnet row's owner is gone. Owner kinds
+// this pass does not know are left alone.
 func (r *Repairer) rowOrphaned(ctx context.Context, ids map[string]string) (bool, error) {
 	o, ok := ops.OwnerOf(ids)
 	if !ok {

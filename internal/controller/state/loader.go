@@ -85,10 +85,32 @@ func Rebuild(ctx context.Context, st *Store, r client.Reader, log logr.Logger) (
 			log.Info("cannot restore ip record", "ip", ip.Name, "error", err.Error())
 			continue
 		}
-		if ip.Spec.PodType == "" && ip.Spec.Namespace != "" && ip.Spec.PodName != "" {
-			st.Track(ip.Spec.Namespace+"/"+ip.Spec.PodName, ip.Name, ip.Spec.Subnet)
+		if key := TrackKey(ip); key != "" {
+			st.Track(key, ip.Name, ip.Spec.Subnet)
 		}
 		restored++
 	}
 	return restored, nil
+}
+
+// PodTypeVM is the IP spec podType of a KubeVirt VM's addresses (the
+// IP object is named and owned by the VM, not by a launcher pod).
+const PodTypeVM = "VirtualMachine"
+
+// VMKey is the object key a VM's holdings are tracked and locked under.
+func VMKey(namespace, name string) string { return "vm:" + namespace + "/" + name }
+
+// TrackKey is the object key an IP object's holding is tracked under: the
+// pod's "<namespace>/<name>", VMKey for a VM's, "" for other owners (nodes).
+func TrackKey(ip *kubeovnv1.IP) string {
+	if ip.Spec.Namespace == "" || ip.Spec.PodName == "" {
+		return ""
+	}
+	switch ip.Spec.PodType {
+	case "":
+		return ip.Spec.Namespace + "/" + ip.Spec.PodName
+	case PodTypeVM:
+		return VMKey(ip.Spec.Namespace, ip.Spec.PodName)
+	}
+	return ""
 }

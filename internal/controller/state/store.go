@@ -5,6 +5,9 @@ import (
 	"maps"
 	"sync"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
 	"github.com/kvnet/kvnet/internal/ipam"
 )
@@ -19,12 +22,63 @@ type Store struct {
 	mu    sync.Mutex
 	pools map[string]string            // IPPool name -> subnet it was loaded into
 	held  map[string]map[string]string // owner object key -> IPAM owner -> subnet
+	locks map[string]*keyLock          // object key -> lock serializing its reconciles
+
+	usage chan event.GenericEvent
 }
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// usageBuffer bounds the queue of usage-change notifications; when it is
+// full, the notifications already queued refresh the same subnets.
+const usageBuffer = 4096
 
 // NewStore returns an empty store whose gate is closed.
 func NewStore() *Store {
-	return &Store{IPAM: ipam.New(), ready: make(chan struct{}), pools: map[string]string{}, held: map[string]map[string]string{}}
+	return &Store{IPAM: ipam.New(), ready: make(chan struct{}), pools: map[string]string{},
+		held: map[string]map[string]string{}, locks: map[string]*keyLock{}, usage: make(chan event.GenericEvent, usageBuffer)}
 }
+
+// Lock serializes work on one object key (a pod's or a VM's): the launcher
+// pods of a VM and its migration share the VM's addresses and ports, and
+// different reconcilers act on them. It returns the unlock function.
+func (s *Store) Lock(key string) func() {
+	s.mu.Lock()
+	l := s.locks[key]
+	if l == nil {
+		l = &keyLock{}
+		s.locks[key] = l
+	}
+	l.refs++
+	s.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(s.locks, key)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// UsageChanged notes that subnet's usage changed outside a reconcile the
+// subnet controller watches (an address released after its IP object was
+// already gone), so its status is refreshed.
+func (s *Store) UsageChanged(subnet string) {
+	ev := event.GenericEvent{Object: &kubeovnv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: subnet}}}
+	select {
+	case s.usage <- ev:
+	default:
+	}
+}
+
+// UsageEvents delivers the subnets passed to UsageChanged (for a
+// controller-runtime channel source).
+func (s *Store) UsageEvents() <-chan event.GenericEvent { return s.usage }
 
 // MarkReady opens the gate; later calls do nothing.
 func (s *Store) MarkReady() { s.readyOnce.Do(func() { close(s.ready) }) }
@@ -79,6 +133,16 @@ func (s *Store) Tracked(key string) map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.held[key])
+}
+
+// UntrackOwner forgets one IPAM owner of the object key.
+func (s *Store) UntrackOwner(key, owner string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.held[key], owner)
+	if len(s.held[key]) == 0 {
+		delete(s.held, key)
+	}
 }
 
 // Untrack forgets the object key.

@@ -95,7 +95,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			"addresses of %d owners no longer fit the subnet: %v", len(invalid), invalid)
 	}
 	vpc := validation.VpcOf(&sn.Spec, r.DefaultVpc)
-	if err := r.program(ctx, sn.Name, vpc, network); err != nil {
+	if err := r.program(ctx, &sn, vpc, network); err != nil {
 		if errors.Is(err, ops.ErrNotFound) {
 			return ctrl.Result{RequeueAfter: vpcRetry}, r.setStatus(ctx, &sn, metav1.ConditionFalse, ReasonVpcNotReady, err.Error(), "")
 		}
@@ -109,9 +109,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, r.patchStatus(ctx, &sn, st)
 }
 
-// program applies the subnet's desired NB rows in one transaction.
-func (r *Reconciler) program(ctx context.Context, name, vpc string, n validation.Network) error {
+// program applies the subnet's desired NB rows in one transaction: switch,
+// router port (with its route table) and the ACLs of a private subnet.
+func (r *Reconciler) program(ctx context.Context, sn *kubeovnv1.Subnet, vpc string, n validation.Network) error {
+	name := sn.Name
 	d := Build(name, vpc, n)
+	d.RouterPort.Options = RouterPortOptions(&sn.Spec)
 	swOps, err := ops.EnsureLogicalSwitch(r.NB, d.Switch, d.SwitchRouterPort)
 	if err != nil {
 		return err
@@ -120,8 +123,12 @@ func (r *Reconciler) program(ctx context.Context, name, vpc string, n validation
 	if err != nil {
 		return err
 	}
+	aclOps, err := ops.EnsureSwitchACLs(r.NB, name, ops.Owner{Kind: ops.OwnerKindSubnet, Key: name}, ACLs(name, n, &sn.Spec))
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	err = ops.Transact(ctx, r.NB, append(swOps, rpOps...))
+	err = ops.Transact(ctx, r.NB, append(append(swOps, rpOps...), aclOps...))
 	metrics.ObserveNB("subnet", start, err)
 	if err != nil {
 		return fmt.Errorf("program subnet %q: %w", name, err)

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
 )
@@ -19,6 +20,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&kubeovnv1.Subnet{}).
 		Watches(&kubeovnv1.IP{}, handler.EnqueueRequestsFromMapFunc(ipToSubnets)).
 		Watches(&kubeovnv1.Vpc{}, handler.EnqueueRequestsFromMapFunc(r.vpcToSubnets)).
+		// Addresses released after their IP object was gone (the garbage
+		// collector deleted it first) change the usage too.
+		WatchesRawSource(source.Channel(r.Store.UsageEvents(), &handler.EnqueueRequestForObject{})).
 		Complete(r)
 }
 

@@ -50,6 +50,9 @@ func ConnectNB(ctx context.Context, c client.Client) error {
 		client.WithTable(&nbdb.LogicalSwitchPort{}),
 		client.WithTable(&nbdb.LogicalRouter{}),
 		client.WithTable(&nbdb.LogicalRouterPort{}),
+		client.WithTable(&nbdb.LogicalRouterStaticRoute{}),
+		client.WithTable(&nbdb.LogicalRouterPolicy{}),
+		client.WithTable(&nbdb.ACL{}),
 	)
 	if _, err := c.Monitor(ctx, m); err != nil {
 		return fmt.Errorf("monitor nb: %w", err)

@@ -257,3 +257,24 @@ func compareStr(a, b string) int {
 	}
 	return 0
 }
+
+// SetLogicalSwitchPortOptions returns the operation that replaces the
+// options of the existing port named name (none when they already match).
+func SetLogicalSwitchPortOptions(c client.Client, name string, options map[string]string) ([]ovsdb.Operation, error) {
+	have, err := FindLogicalSwitchPort(c, name)
+	if err != nil {
+		return nil, err
+	}
+	if mapsEqual(have.Options, options) {
+		return nil, nil
+	}
+	upd := &nbdb.LogicalSwitchPort{UUID: have.UUID, Options: options}
+	if upd.Options == nil {
+		upd.Options = map[string]string{}
+	}
+	o, err := c.Where(upd).Update(upd, &upd.Options)
+	if err != nil {
+		return nil, fmt.Errorf("set options of logical switch port %q: %w", name, err)
+	}
+	return o, nil
+}

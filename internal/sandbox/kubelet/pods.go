@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -34,7 +35,8 @@ type podWorker struct {
 	dir    string // one JSON record per sandbox, named by pod UID
 
 	mu      sync.Mutex
-	records map[string]podNet // by pod UID
+	records map[string]podNet           // by pod UID
+	added   map[string]*types100.Result // by pod UID: ADD done, never run again
 }
 
 func newPodWorker(k *Kubelet) *podWorker {
@@ -44,6 +46,7 @@ func newPodWorker(k *Kubelet) *podWorker {
 			500*time.Millisecond, 30*time.Second)),
 		dir:     k.cfg.NodeDir(k.node, "pods"),
 		records: map[string]podNet{},
+		added:   map[string]*types100.Result{},
 	}
 }
 
@@ -142,9 +145,15 @@ func (w *podWorker) sync(ctx context.Context, key string) error {
 	}
 	w.mu.Lock()
 	rec, ok := w.records[string(pod.UID)]
+	done := w.added[string(pod.UID)]
 	w.mu.Unlock()
 	if ok && pod.Status.Phase == corev1.PodRunning && pod.Status.PodIP != "" {
 		return nil
+	}
+	if ok && done != nil {
+		// The lister may not show the Running status yet: a second ADD
+		// would re-plug the pod (a real kubelet never repeats it).
+		return w.writeRunning(ctx, pod, done)
 	}
 	if !ok {
 		rec = podNet{Namespace: ns, Name: name, UID: string(pod.UID), ContainerID: newContainerID(),
@@ -166,6 +175,9 @@ func (w *podWorker) sync(ctx context.Context, key string) error {
 		w.k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedCheckPodSandBox", "CNI CHECK failed after ADD: %v", err)
 		return fmt.Errorf("CNI CHECK: %w", err)
 	}
+	w.mu.Lock()
+	w.added[string(pod.UID)] = res
+	w.mu.Unlock()
 	return w.writeRunning(ctx, pod, res)
 }
 
@@ -209,9 +221,14 @@ func (w *podWorker) writeRunning(ctx context.Context, pod *corev1.Pod, res *type
 			State:       corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
 		})
 	}
-	p := pod.DeepCopy()
-	p.Status = *st
-	_, err := w.k.cs.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	// A status patch, as the kubelet sends: the annotations the controller
+	// wrote while ADD waited must neither be overwritten nor make the write
+	// conflict (a retry would run ADD again and re-plug the pod's port).
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"uid": pod.UID}, "status": st})
+	if err != nil {
+		return err
+	}
+	_, err = w.k.cs.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, body, metav1.PatchOptions{}, "status")
 	return err
 }
 
@@ -247,6 +264,7 @@ func (w *podWorker) tearDown(ctx context.Context, uid string) error {
 	klog.InfoS("pod network torn down", "pod", rec.Namespace+"/"+rec.Name, "node", w.k.node)
 	w.mu.Lock()
 	delete(w.records, uid)
+	delete(w.added, uid)
 	w.mu.Unlock()
 	if err := os.Remove(filepath.Join(w.dir, uid+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

@@ -22,8 +22,9 @@ import (
 // itself with RARP.
 
 // QEMU's self-announce defaults (migration parameters announce-initial,
-// announce-step, announce-rounds): the first RARP 50 ms after the guest
-// starts on the target, each further gap 100 ms longer, 5 in all.
+// announce-step, announce-rounds): the first RARP as soon as the guest
+// resumes on the target (net/announce.c, qemu_announce_self), the next
+// 50 ms later, each further gap 100 ms longer, 5 in all.
 const (
 	announceInitial = 50 * time.Millisecond
 	announceStep    = 100 * time.Millisecond
@@ -74,7 +75,7 @@ func rarpFrame(mac net.HardwareAddr) []byte {
 	return f
 }
 
-// announceGuest sends the first RARP after announceInitial and returns; the
+// announceGuest sends the first RARP at once and returns; the
 // remaining rounds follow in the background. done (may be nil) receives the
 // error of the whole sequence.
 func announceGuest(nsPath string, done chan<- error) error {
@@ -102,14 +103,13 @@ func announceGuest(nsPath string, done chan<- error) error {
 	copy(addr.Addr[:], mac)
 	frame := rarpFrame(mac)
 	send := func() error { return unix.Sendto(fd, frame, 0, addr) }
-	time.Sleep(announceInitial)
 	if err := send(); err != nil {
 		unix.Close(fd)
 		return fmt.Errorf("RARP from %s: %w", mac, err)
 	}
 	go func() {
 		defer unix.Close(fd)
-		gap := announceInitial
+		gap := announceInitial - announceStep
 		var err error
 		for i := 1; i < announceRounds && err == nil; i++ {
 			gap += announceStep

@@ -79,11 +79,15 @@ func Dump(t testing.TB, c client.Client) string {
 		lsps []nbdb.LogicalSwitchPort
 		lrs  []nbdb.LogicalRouter
 		lrps []nbdb.LogicalRouterPort
+		srs  []nbdb.LogicalRouterStaticRoute
+		pols []nbdb.LogicalRouterPolicy
+		acls []nbdb.ACL
 	)
-	for _, l := range []any{&lss, &lsps, &lrs, &lrps} {
+	for _, l := range []any{&lss, &lsps, &lrs, &lrps, &srs, &pols, &acls} {
 		if err := c.List(ctx, l); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return fmt.Sprintf("%+v\n%+v\n%+v\n%+v", sorted(lss), sorted(lsps), sorted(lrs), sorted(lrps))
+	return fmt.Sprintf("%+v\n%+v\n%+v\n%+v\n%+v\n%+v\n%+v", sorted(lss), sorted(lsps), sorted(lrs), sorted(lrps),
+		sorted(srs), sorted(pols), sorted(acls))
 }

@@ -1,5 +1,0 @@
-package vpc
-
-import "github.com/ovn-kubernetes/libovsdb/ovsdb"
-
-type ovsdbOp = ovsdb.Operation
