@@ -5,7 +5,6 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
 CMDS  := $(notdir $(wildcard cmd/*))
-export KVNET_SANDBOX_DIR ?= /var/lib/kvnet-sandbox
 
 .PHONY: all build sandbox sandbox-down deps test test-unit test-e2e verify generate fmt vet bench chaos clean
 
@@ -46,10 +45,8 @@ bench: build
 # Churn pods and VMs in the running sandbox while killing kvnet's controller
 # and agents, then check the invariants (KVNET_SANDBOX_ID, DURATION,
 # KILL_EVERY, SEED). Exits non-zero on any violation.
-CHAOS_ID  := $(or $(KVNET_SANDBOX_ID),0)
-CHAOS_DIR := $(if $(filter file,$(origin KVNET_SANDBOX_DIR)),$(if $(filter-out 0,$(CHAOS_ID)),/var/lib/kvnet-sandbox-$(CHAOS_ID),$(KVNET_SANDBOX_DIR)),$(KVNET_SANDBOX_DIR))
 chaos: build
-	$(BIN)/kvnet chaos --id $(CHAOS_ID) --state-dir $(CHAOS_DIR) --duration $(or $(DURATION),10m) \
+	$(BIN)/kvnet chaos --id $(or $(KVNET_SANDBOX_ID),0) --duration $(or $(DURATION),10m) \
 		--kill-every $(or $(KILL_EVERY),5s) $(if $(SEED),--seed $(SEED))
 
 clean:

@@ -26,8 +26,8 @@ type series struct {
 type chart struct {
 	Title, X, Y string
 	LogX        bool
-	// YFrom0 starts the y axis at zero.
-	YFrom0 bool
+	// XFrom0 and YFrom0 start an axis at zero.
+	XFrom0, YFrom0 bool
 	Series []series
 	// HLine draws a dashed horizontal goal line when > 0.
 	HLine     float64
@@ -90,6 +90,9 @@ func (c chart) save(path string) error {
 	}
 	if c.YFrom0 && p.Y.Min > 0 {
 		p.Y.Min = 0
+	}
+	if c.XFrom0 && !c.LogX && p.X.Min > 0 {
+		p.X.Min = 0
 	}
 	if c.HLine > 0 && p.Y.Max < c.HLine*1.1 {
 		p.Y.Max = c.HLine * 1.1

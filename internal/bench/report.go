@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"gonum.org/v1/plot/plotter"
 )
@@ -115,13 +116,32 @@ func (r *report) machine() {
 		{"OVN", m.OVN},
 		{"Kubernetes (sandbox control plane)", m.Kubernetes},
 		{"kvnet", "`" + m.Commit + "`" + dirty},
-		{"run started", recs[len(recs)-1].Started.Format("2006-01-02 15:04 UTC")},
-		{"load average at start (1, 5, 15 min)", m.LoadAvg},
+		{"records from", r.span()},
+		{"load average when the machine was recorded (1, 5, 15 min)", m.LoadAvg},
 	}
 	for _, row := range rows {
 		r.p("| %s | %s |\n", row[0], row[1])
 	}
 	r.p("\nThe machine is shared with other work: every table gives the 1-minute load average when its runs started, and the spread over repeated runs shows the noise. Ratios are measured side by side in the same run so that noise cancels.\n\n")
+}
+
+// span is the time range over which the records were taken.
+func (r *report) span() string {
+	var first, last time.Time
+	for _, recs := range r.by {
+		for _, rec := range recs {
+			if first.IsZero() || rec.Started.Before(first) {
+				first = rec.Started
+			}
+			if end := rec.Started.Add(time.Duration(rec.Seconds * float64(time.Second))); end.After(last) {
+				last = end
+			}
+		}
+	}
+	if first.IsZero() {
+		return "–"
+	}
+	return first.UTC().Format("2006-01-02 15:04") + " to " + last.UTC().Format("15:04 UTC")
 }
 
 func (r *report) summary() {
@@ -570,7 +590,7 @@ func (r *report) throughput() (string, error) {
 		}
 		ss = append(ss, series{Name: fmt.Sprintf("scale steps (%d subnets, pods already present)", sc.Subnets), XY: sp, Line: true, Points: true})
 	}
-	img, err := r.savePlot("throughput", chart{Title: "Controller throughput without the data plane", X: "pods created at once", Y: "pods addressed and in NB per second", YFrom0: true, Series: ss})
+	img, err := r.savePlot("throughput", chart{Title: "Controller throughput without the data plane", X: "pods created at once", Y: "pods addressed and in NB per second", XFrom0: true, YFrom0: true, Series: ss})
 	if err != nil {
 		return "", err
 	}
@@ -643,7 +663,7 @@ func (r *report) scale() (string, error) {
 	fmt.Fprintf(&b, "Without the data plane: %d subnets, each bound to its own namespace, and pods spread round-robin over the namespaces and over %d fake nodes (no kubelet). The population grows step by step to each size; each step's pods are created at once and the step ends when every pod is `routed` and NB has been quiet for 2 s. Then: the controller's resident memory (`VmRSS` of the kvnet-controller process from `/proc/<pid>/status`, PID from the sandbox's pid file; `VmHWM` is the peak since it started), its Go heap in use (its own `go_memstats_heap_inuse_bytes`), and the NB write transactions per pod added: committed transactions of kvnet's client read from NB's database log, and the controller's own count (its `kvnet_nb_transaction_seconds` histogram, which includes transactions that changed nothing). One run (a run takes minutes); load average at start: %s.\n\n", s.Subnets, s.FakeNodes, loads(recs))
 	fmt.Fprintf(&b, "Before the first step: creating the subnets took %s and %d NB transactions; controller RSS %s.\n\n", fmtMs(s.SetupSeconds*1000), s.SetupNBTxns, fmtMiB(float64(s.Baseline.RSSBytes)))
 	b.WriteString("| pods | added | time | pods/s | RSS | peak RSS | Go heap | NB txns/pod (NB log) | NB txns/pod (controller) | ovn-northd txns | NB file | logical switch ports |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	var rss, tx plotter.XYs
+	var rss, tx, ctx plotter.XYs
 	for _, st := range s.Steps {
 		ctrl := "not served"
 		if st.CtrlNBTxns >= 0 {
@@ -654,6 +674,9 @@ func (r *report) scale() (string, error) {
 			fmtNum(st.NBTxnsPerPod), ctrl, st.NorthdTxns, fmtMiB(float64(st.NBFileBytes)), st.LSPs)
 		rss = append(rss, plotter.XY{X: float64(st.Pods), Y: float64(st.Memory.RSSBytes) / (1 << 20)})
 		tx = append(tx, plotter.XY{X: float64(st.Pods), Y: st.NBTxnsPerPod})
+		if st.CtrlNBTxns >= 0 {
+			ctx = append(ctx, plotter.XY{X: float64(st.Pods), Y: st.CtrlNBTxnsPerPod})
+		}
 		r.head("scale", fmt.Sprintf("controller RSS at %d pods", st.Pods), fmtMiB(float64(st.Memory.RSSBytes)), "(shown)", nil)
 		r.head("scale", fmt.Sprintf("NB transactions per pod, %d pods", st.Pods), fmtNum(st.NBTxnsPerPod), "(shown)", nil)
 	}
@@ -668,14 +691,15 @@ func (r *report) scale() (string, error) {
 	if s.Compactions > 0 {
 		fmt.Fprintf(&b, "NB compacted its database %d times while it was counted: transactions written just before a compaction may be missing from the log counts.\n\n", s.Compactions)
 	}
-	img, err := r.savePlot("scale-memory", chart{Title: "kvnet-controller resident memory", X: "pods (no data plane)", Y: "RSS (MiB)", YFrom0: true,
+	img, err := r.savePlot("scale-memory", chart{Title: "kvnet-controller resident memory", X: "pods (no data plane)", Y: "RSS (MiB)", XFrom0: true, YFrom0: true,
 		Series: []series{{Name: "RSS after the step", XY: rss, Line: true, Points: true}}})
 	if err != nil {
 		return "", err
 	}
 	b.WriteString(img)
-	img, err = r.savePlot("scale-nb-txns", chart{Title: "NB write transactions per pod added", X: "pods (no data plane)", Y: "transactions per pod", YFrom0: true,
-		Series: []series{{Name: "NB log (kvnet's client)", XY: tx, Line: true, Points: true}}})
+	img, err = r.savePlot("scale-nb-txns", chart{Title: "NB write transactions per pod added", X: "pods (no data plane)", Y: "transactions per pod", XFrom0: true, YFrom0: true,
+		Series: []series{{Name: "committed writes (NB log)", XY: tx, Line: true, Points: true},
+			{Name: "controller's transactions, no-ops included (its metric)", XY: ctx, Line: true, Points: true}}})
 	if err != nil {
 		return "", err
 	}
@@ -756,7 +780,7 @@ func (r *report) migration() (string, error) {
 	b.WriteString("## Live migration (issue 5)\n\n")
 	recs := r.by[KindMigration]
 	if len(recs) == 0 {
-		b.WriteString("> **Slot — not measured yet.** Needs the migration support of issue 5 in kvnet-controller (multi-chassis binding with RARP activation on the VM's logical switch port); the KubeVirt stand-in already runs migrations. The benchmark (`make bench-migration`) will migrate a VM 20 times (back-to-back ones and the first right after a start) while prober pods on the other nodes send probes every 10 ms (and a second run every 1 ms), and record per migration the probes lost, the longest gap and duplicates, in three modes measured in the same invocation: kvnet, kvnet with a controller slowed by 1 s on migration events, and the naive single-chassis mode. Goal at 100 probes/s: 0 lost in at least 19 of 20 migrations and never more than 1, longest gap ≤ 30 ms, the slow-controller run the same. Records of kind `migration` (`bench.MigrationResult`) placed in the raw directory are rendered here, with plots.\n\n")
+		b.WriteString("> **Slot — not measured yet.** The benchmark is not written yet: it needs issue 5's migration support in kvnet-controller (multi-chassis binding with RARP activation on the VM's logical switch port); the KubeVirt stand-in already runs migrations. It (`make bench-migration`) will migrate a VM 20 times (back-to-back ones and the first right after a start) while prober pods on the other nodes send probes every 10 ms (and a second run every 1 ms), and record per migration the probes lost, the longest gap and duplicates, in three modes measured in the same invocation: kvnet, kvnet with a controller slowed by 1 s on migration events, and the naive single-chassis mode. Goal at 100 probes/s: 0 lost in at least 19 of 20 migrations and never more than 1, longest gap ≤ 30 ms, the slow-controller run the same. Records of kind `migration` (`bench.MigrationResult`) placed in the raw directory are rendered here, with plots.\n\n")
 		r.head("live migration", "probes lost per migration", "not measured yet (issue 5)", "0 in ≥ 19 of 20, never > 1", nil)
 		return b.String(), nil
 	}
@@ -812,7 +836,7 @@ func (r *report) vpcs() (string, error) {
 	b.WriteString("## 100 VPCs × 10 subnets (issue 6)\n\n")
 	recs := r.by[KindVPCs]
 	if len(recs) == 0 {
-		b.WriteString("> **Slot — not measured yet.** Needs multi-tenant VPCs (issue 6): kvnet-controller does not program custom VPCs yet. The benchmark will create 100 `Vpc`s with 10 `Subnet`s each and record the time until all are programmed in NB and the NB size (rows, file). Records of kind `vpcs` (`bench.VPCsResult`) placed in the raw directory are rendered here.\n\n")
+		b.WriteString("> **Slot — not measured yet.** The benchmark is not written yet: it needs issue 6's multi-tenant VPCs in kvnet-controller. It will create 100 `Vpc`s with 10 `Subnet`s each and record the time until all are programmed in NB and the NB size (rows, file). Records of kind `vpcs` (`bench.VPCsResult`) placed in the raw directory are rendered here.\n\n")
 		r.head("100 VPCs × 10 subnets", "time to program, NB size", "not measured yet (issue 6)", "(shown)", nil)
 		return b.String(), nil
 	}

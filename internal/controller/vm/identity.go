@@ -90,9 +90,9 @@ func (x *Identifier) Identify(ctx context.Context, p *corev1.Pod) (*pod.Identity
 // created without one (with keepVMIP false: the VMI). It is false while
 // the owner is being deleted or when the VMI belongs to another VM object.
 func OwnerRef(keepVMIP bool, vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstance) (metav1.OwnerReference, bool) {
-	ref := func(kind, name string, uid metav1.Object) metav1.OwnerReference {
-		return metav1.OwnerReference{APIVersion: kubevirtv1.GroupVersion.String(), Kind: kind, Name: name,
-			UID: uid.GetUID(), BlockOwnerDeletion: ptr.To(false)}
+	ref := func(kind string, o metav1.Object) metav1.OwnerReference {
+		return metav1.OwnerReference{APIVersion: kubevirtv1.GroupVersion.String(), Kind: kind, Name: o.GetName(),
+			UID: o.GetUID(), BlockOwnerDeletion: ptr.To(false)}
 	}
 	if vmi != nil {
 		if c := metav1.GetControllerOf(vmi); c != nil && c.Kind == "VirtualMachine" && (vm == nil || vm.UID != c.UID) {
@@ -104,11 +104,11 @@ func OwnerRef(keepVMIP bool, vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.Virt
 		if vmi == nil || vmi.DeletionTimestamp != nil {
 			return metav1.OwnerReference{}, false
 		}
-		return ref("VirtualMachineInstance", vmi.Name, vmi), true
+		return ref("VirtualMachineInstance", vmi), true
 	case vm.DeletionTimestamp != nil:
 		return metav1.OwnerReference{}, false
 	}
-	return ref("VirtualMachine", vm.Name, vm), true
+	return ref("VirtualMachine", vm), true
 }
 
 // SetIPOwner fills the owner fields of an IP object of the VM namespace/name.
