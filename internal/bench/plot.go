@@ -28,7 +28,7 @@ type chart struct {
 	LogX        bool
 	// XFrom0 and YFrom0 start an axis at zero.
 	XFrom0, YFrom0 bool
-	Series []series
+	Series         []series
 	// HLine draws a dashed horizontal goal line when > 0.
 	HLine     float64
 	HLineName string
