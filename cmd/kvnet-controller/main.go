@@ -55,7 +55,7 @@ func parseFlags() *flags {
 	flag.BoolVar(&f.leaderElect, "leader-elect", true, "use leader election (one active controller)")
 	flag.StringVar(&f.leaderNS, "leader-elect-namespace", "kube-system", "namespace of the leader election lease")
 	flag.DurationVar(&f.repairInterval, "repair-interval", time.Minute, "period of the repair (garbage collection) pass")
-	flag.IntVar(&f.podWorkers, "pod-workers", 8, "concurrent pod reconciles")
+	flag.IntVar(&f.podWorkers, "pod-workers", 32, "concurrent pod reconciles (each mostly waits on the API server and NB)")
 	flag.Float64Var(&f.apiQPS, "kube-api-qps", 200, "sustained requests per second to the Kubernetes API (client-side limit)")
 	flag.IntVar(&f.apiBurst, "kube-api-burst", 400, "request burst to the Kubernetes API (client-side limit)")
 	f.webhook.bind(flag.CommandLine)

@@ -150,6 +150,13 @@ func sandboxCmd() *cobra.Command {
 	deps.Flags().StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "where built control-plane binaries are kept (env KVNET_CACHE_DIR)")
 	kv := &cobra.Command{Use: "kubevirt", Short: "run the KubeVirt stand-in (started by up)", Hidden: true, Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return kubevirt.Run(c.Context(), cfg) }}
-	cmd.AddCommand(deps, up, down, status, kubeconfig, execCmd, kl, kv)
+	restart := &cobra.Command{Use: "restart-controller", Short: "restart kvnet-controller (flags from KVNET_CONTROLLER_ARGS)", Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := cfg.Stop("kvnet-controller", 5*time.Second); err != nil {
+				return err
+			}
+			return sandbox.StartController(cfg)
+		}}
+	cmd.AddCommand(restart, deps, up, down, status, kubeconfig, execCmd, kl, kv)
 	return cmd
 }

@@ -141,16 +141,20 @@ func checkBinaries(c Config) error {
 }
 
 // StartController starts kvnet-controller in the host namespace.
+// Extra controller flags (space-separated) come from KVNET_CONTROLLER_ARGS,
+// e.g. the migration benchmark's "--migration-mode=naive".
 func StartController(c Config) error {
 	wh, err := webhookArgs(c)
 	if err != nil {
 		return err
 	}
-	_, err = c.Start(Proc{Name: "kvnet-controller", Args: append([]string{c.bin("kvnet-controller"),
+	args := append([]string{c.bin("kvnet-controller"),
 		"--kubeconfig=" + c.Kubeconfig(), "--ovn-nb-addr=unix:" + c.NBSocket(),
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", c.ControllerMetrics()),
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", c.ControllerHealth()),
-	}, wh...)})
+	}, wh...)
+	args = append(args, strings.Fields(os.Getenv("KVNET_CONTROLLER_ARGS"))...)
+	_, err = c.Start(Proc{Name: "kvnet-controller", Args: args})
 	return err
 }
 

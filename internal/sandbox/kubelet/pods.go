@@ -52,7 +52,7 @@ func newPodWorker(k *Kubelet) *podWorker {
 
 // workers is how many pods are set up at once (the kubelet's pod workers are
 // per pod; a bound keeps a burst of pods from starving the node's agent).
-const workers = 8
+const workers = 16
 
 func (w *podWorker) run(ctx context.Context) error {
 	if err := w.loadRecords(); err != nil {
