@@ -6,7 +6,7 @@ GO    ?= go
 BIN   := bin
 CMDS  := $(notdir $(wildcard cmd/*))
 
-.PHONY: all build sandbox sandbox-down deps test test-unit test-e2e verify generate fmt vet bench chaos clean
+.PHONY: all build sandbox sandbox-down deps test test-unit test-e2e verify generate fmt vet bench bench-migration chaos clean
 
 all: build
 
@@ -41,6 +41,10 @@ verify:
 
 bench: build
 	hack/bench.sh
+
+# Live-migration loss only (issue 5): 20 migrations per mode.
+bench-migration: build
+	BENCH_ONLY=migration hack/bench.sh
 
 # Churn pods and VMs in the running sandbox while killing kvnet's controller
 # and agents, then check the invariants (KVNET_SANDBOX_ID, DURATION,

@@ -17,7 +17,8 @@
 #   BENCH_SCALE_STEPS=1000,5000,10000    cumulative pod counts of the scale benchmark
 #   BENCH_SUBNETS=100                    subnets of the scale and restart population
 #   BENCH_RESTART_PODS=10000             IP objects in place for restart recovery
-#   BENCH_ONLY="ipam podready throughput scale restart"   run only these
+#   BENCH_MIGRATIONS=20                  migrations per mode of the migration benchmark
+#   BENCH_ONLY="ipam podready throughput scale restart migration"   run only these
 #   BENCH_RAW=docs/bench-raw             raw results (gitignored)
 #   BENCH_PAGE=docs/benchmarks.md        the page (plots go to img/ beside it)
 #   BENCH_KEEP_SANDBOX=1                 leave the sandbox up at the end
@@ -40,7 +41,8 @@ THROUGHPUT_PODS=${BENCH_THROUGHPUT_PODS:-500,1000,2000}
 SCALE_STEPS=${BENCH_SCALE_STEPS:-1000,5000,10000}
 SUBNETS=${BENCH_SUBNETS:-100}
 RESTART_PODS=${BENCH_RESTART_PODS:-10000}
-ONLY=${BENCH_ONLY:-ipam podready throughput scale restart}
+MIGRATIONS=${BENCH_MIGRATIONS:-20}
+ONLY=${BENCH_ONLY:-ipam podready throughput scale restart migration}
 RAW=${BENCH_RAW:-docs/bench-raw}
 PAGE=${BENCH_PAGE:-docs/benchmarks.md}
 KVNET=bin/kvnet
@@ -64,7 +66,7 @@ if want ipam; then
 	$KVNET bench ipam --in "$RAW/ipam.txt" --out-dir "$RAW"
 fi
 
-if want podready || want throughput || want scale || want restart; then
+if want podready || want throughput || want scale || want restart || want migration; then
 	log "sandbox $ID up"
 	if [[ -z ${BENCH_KEEP_SANDBOX:-} ]]; then
 		trap 'log "sandbox $ID down"; $KVNET sandbox down --id "$ID" || true' EXIT
@@ -94,6 +96,17 @@ if want restart; then
 	log "restart recovery: $RESTART_PODS IP objects across $SUBNETS subnets, $RUNS runs"
 	fresh restart
 	$KVNET bench restart --pods "$RESTART_PODS" --subnets "$SUBNETS" --runs "$RUNS" --keep --out-dir "$RAW"
+fi
+
+if want migration; then
+	# Every mode in the same invocation, one after the other, so they share
+	# the machine's noise.
+	fresh migration
+	for run in "kvnet 10ms" "kvnet 1ms" "slow-controller 10ms" "naive 10ms"; do
+		set -- $run
+		log "live migration: $MIGRATIONS migrations, mode $1, probes every $2"
+		$KVNET bench migration --mode "$1" --interval "$2" --count "$MIGRATIONS" --out-dir "$RAW"
+	done
 fi
 
 log "report"

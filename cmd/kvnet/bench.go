@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -278,8 +279,73 @@ func benchCmd() *cobra.Command {
 	report.Flags().StringVar(&imgDir, "img", "", "directory for the plots (default: img/ beside --out)")
 	report.Flags().StringVar(&format, "format", "svg", "plot format: svg or png")
 
-	cmd.AddCommand(machine, ipam, podready, throughput, scale, restart, report)
+	var mo bench.MigrationOptions
+	migration := &cobra.Command{Use: "migration --mode kvnet|slow-controller|naive", Short: "live-migration loss: a VM migrated --count times while probers on every node probe it",
+		Args: cobra.NoArgs, RunE: func(c *cobra.Command, _ []string) error {
+			args, ok := migrationModes[mo.Mode]
+			if !ok {
+				return fmt.Errorf("--mode must be kvnet, slow-controller or naive")
+			}
+			// The mode is the controller's: restart it with that mode's flags,
+			// and back to the default at the end.
+			if err := restartController(c.Context(), cfg, args); err != nil {
+				return err
+			}
+			defer func() { _ = restartController(context.Background(), cfg, "") }()
+			started, load := time.Now(), bench.LoadAvg1()
+			res, err := bench.Migration(c.Context(), cfg, mo, progress)
+			if err != nil {
+				return err
+			}
+			return save(bench.KindMigration, fmt.Sprintf("%s-%s", mo.Mode, mo.Interval), 1, started, load, res)
+		}}
+	migration.Flags().StringVar(&mo.Mode, "mode", "kvnet", "kvnet, slow-controller (1 s delay on migration events) or naive (single chassis, moved on completion)")
+	migration.Flags().IntVar(&mo.Count, "count", 20, "migrations")
+	migration.Flags().DurationVar(&mo.Interval, "interval", 10*time.Millisecond, "probe spacing")
+	migration.Flags().IntVar(&mo.BackToBackEvery, "back-to-back-every", 5, "every n-th migration starts as soon as the previous one succeeded")
+	migration.Flags().DurationVar(&mo.Pause, "pause", time.Second, "pause before the other migrations")
+	migration.Flags().StringVar(&outDir, "out-dir", "docs/bench-raw", "directory of the JSON records")
+	migration.Flags().IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "sandbox nodes (one prober on each)")
+
+	cmd.AddCommand(machine, ipam, podready, throughput, scale, restart, migration, report)
 	return cmd
+}
+
+// migrationModes are the controller flags of each migration benchmark mode.
+var migrationModes = map[string]string{
+	"kvnet":           "",
+	"slow-controller": "--migration-event-delay=1s",
+	"naive":           "--migration-mode=naive",
+}
+
+// restartController restarts the sandbox's kvnet-controller with extra
+// flags and waits until it reports ready.
+func restartController(ctx context.Context, cfg sandbox.Config, args string) error {
+	if err := cfg.Stop("kvnet-controller", 5*time.Second); err != nil {
+		return err
+	}
+	if err := os.Setenv("KVNET_CONTROLLER_ARGS", args); err != nil {
+		return err
+	}
+	if err := sandbox.StartController(cfg); err != nil {
+		return err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.ControllerHealth())
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("kvnet-controller not ready at %s", url)
 }
 
 // reproduce is the command line that reproduces this run, as run from the
