@@ -18,6 +18,7 @@
 #   BENCH_SUBNETS=100                    subnets of the scale and restart population
 #   BENCH_RESTART_PODS=10000             IP objects in place for restart recovery
 #   BENCH_MIGRATIONS=20                  migrations per mode of the migration benchmark
+#   BENCH_VPCS=100                       VPCs (10 subnets each) of the VPC benchmark
 #   BENCH_ONLY="ipam podready throughput scale restart migration"   run only these
 #   BENCH_RAW=docs/bench-raw             raw results (gitignored)
 #   BENCH_PAGE=docs/benchmarks.md        the page (plots go to img/ beside it)
@@ -42,7 +43,8 @@ SCALE_STEPS=${BENCH_SCALE_STEPS:-1000,5000,10000}
 SUBNETS=${BENCH_SUBNETS:-100}
 RESTART_PODS=${BENCH_RESTART_PODS:-10000}
 MIGRATIONS=${BENCH_MIGRATIONS:-20}
-ONLY=${BENCH_ONLY:-ipam podready throughput scale restart migration}
+VPCS=${BENCH_VPCS:-100}
+ONLY=${BENCH_ONLY:-ipam podready throughput scale restart migration vpcs}
 RAW=${BENCH_RAW:-docs/bench-raw}
 PAGE=${BENCH_PAGE:-docs/benchmarks.md}
 KVNET=bin/kvnet
@@ -66,7 +68,7 @@ if want ipam; then
 	$KVNET bench ipam --in "$RAW/ipam.txt" --out-dir "$RAW"
 fi
 
-if want podready || want throughput || want scale || want restart || want migration; then
+if want podready || want throughput || want scale || want restart || want migration || want vpcs; then
 	log "sandbox $ID up"
 	if [[ -z ${BENCH_KEEP_SANDBOX:-} ]]; then
 		trap 'log "sandbox $ID down"; $KVNET sandbox down --id "$ID" || true' EXIT
@@ -107,6 +109,12 @@ if want migration; then
 		log "live migration: $MIGRATIONS migrations, mode $1, probes every $2"
 		$KVNET bench migration --mode "$1" --interval "$2" --count "$MIGRATIONS" --out-dir "$RAW"
 	done
+fi
+
+if want vpcs; then
+	log "$VPCS VPCs with 10 subnets each"
+	fresh vpcs
+	$KVNET bench vpcs --vpcs "$VPCS" --subnets 10 --out-dir "$RAW"
 fi
 
 log "report"

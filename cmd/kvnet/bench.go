@@ -307,7 +307,22 @@ func benchCmd() *cobra.Command {
 	migration.Flags().StringVar(&outDir, "out-dir", "docs/bench-raw", "directory of the JSON records")
 	migration.Flags().IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "sandbox nodes (one prober on each)")
 
-	cmd.AddCommand(machine, ipam, podready, throughput, scale, restart, migration, report)
+	var nVPCs, perVPC int
+	vpcs := &cobra.Command{Use: "vpcs", Short: "time to program --vpcs VPCs with --subnets subnets each, and the NB size", Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			started, load := time.Now(), bench.LoadAvg1()
+			res, err := bench.VPCs(c.Context(), cfg, nVPCs, perVPC, progress)
+			if err != nil {
+				return err
+			}
+			progress("  %d VPCs x %d subnets programmed in %.1f s; %d NB rows, NB file %d bytes", nVPCs, perVPC, res.ProgramSeconds, res.NBRows, res.NBFileBytes)
+			return save(bench.KindVPCs, fmt.Sprintf("%dx%d", nVPCs, perVPC), 1, started, load, res)
+		}}
+	vpcs.Flags().IntVar(&nVPCs, "vpcs", 100, "VPCs")
+	vpcs.Flags().IntVar(&perVPC, "subnets", 10, "subnets per VPC")
+	vpcs.Flags().StringVar(&outDir, "out-dir", "docs/bench-raw", "directory of the JSON records")
+
+	cmd.AddCommand(machine, ipam, podready, throughput, scale, restart, migration, vpcs, report)
 	return cmd
 }
 
