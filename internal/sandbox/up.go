@@ -263,7 +263,8 @@ func Down(ctx context.Context, c Config, log Logf) error {
 	c.StopAll()
 	var errs []error
 	for _, ns := range sandboxNetns(c) {
-		if err := run(ctx, "ip", "netns", "del", ns); err != nil {
+		// Gone meanwhile (another down racing this one) is what we want.
+		if err := run(ctx, "ip", "netns", "del", ns); err != nil && !strings.Contains(err.Error(), "No such file") {
 			errs = append(errs, err)
 		}
 	}
