@@ -28,7 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/kvnet/kvnet/internal/agent/agenttest"
+	"github.com/kvnet/kvnet/test/agenttest"
 	"github.com/kvnet/kvnet/internal/agent/kube"
 	"github.com/kvnet/kvnet/internal/agent/netconf"
 	"github.com/kvnet/kvnet/internal/annotations"

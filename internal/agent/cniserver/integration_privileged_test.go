@@ -30,7 +30,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/vishvananda/netlink"
 
-	"github.com/kvnet/kvnet/internal/agent/agenttest"
+	"github.com/kvnet/kvnet/test/agenttest"
 	"github.com/kvnet/kvnet/internal/agent/netconf"
 	"github.com/kvnet/kvnet/internal/agent/node"
 	"github.com/kvnet/kvnet/internal/agent/ovsport"

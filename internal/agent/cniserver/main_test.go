@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/kvnet/kvnet/internal/agent/agenttest"
+	"github.com/kvnet/kvnet/test/agenttest"
 )
 
 // TestMain runs the package's tests inside a kvt- network namespace when

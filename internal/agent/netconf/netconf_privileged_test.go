@@ -17,7 +17,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/kvnet/kvnet/internal/agent/agenttest"
+	"github.com/kvnet/kvnet/test/agenttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(agenttest.RunInNetns(m, "netconf")) }
