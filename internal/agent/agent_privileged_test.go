@@ -28,10 +28,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/kvnet/kvnet/test/agenttest"
 	"github.com/kvnet/kvnet/internal/agent/kube"
 	"github.com/kvnet/kvnet/internal/agent/netconf"
 	"github.com/kvnet/kvnet/internal/annotations"
+	"github.com/kvnet/kvnet/test/agenttest"
 
 	"github.com/vishvananda/netlink"
 )

@@ -30,11 +30,11 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/vishvananda/netlink"
 
-	"github.com/kvnet/kvnet/test/agenttest"
 	"github.com/kvnet/kvnet/internal/agent/netconf"
 	"github.com/kvnet/kvnet/internal/agent/node"
 	"github.com/kvnet/kvnet/internal/agent/ovsport"
 	"github.com/kvnet/kvnet/internal/annotations"
+	"github.com/kvnet/kvnet/test/agenttest"
 )
 
 // testbed is one node with OVN, an agent handler behind a real socket, and
