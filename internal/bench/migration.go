@@ -153,6 +153,7 @@ func migrateOnce(ctx context.Context, sb sandbox.Config, c client.Client, ns str
 		s.Sent += pr.Sent
 		s.Lost += pr.Lost
 		s.Duplicates += pr.Duplicates
+		s.Probers = append(s.Probers, pr)
 		if pr.MaxGapMs > s.MaxGapMs {
 			s.MaxGapMs = pr.MaxGapMs
 		}

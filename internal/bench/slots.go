@@ -1,8 +1,9 @@
 package bench
 
-// The report has a slot for each benchmark whose feature is not built yet.
-// These are the record shapes those benchmarks should write, so the report
-// renders them as soon as they exist; nothing produces them today.
+import "github.com/kvnet/kvnet/internal/probe"
+
+// Record shapes of the migration and VPC benchmarks, which the report
+// renders beside the pod figures.
 
 // MigrationResult is one mode of the live-migration benchmark (issue 5):
 // a VM migrated repeatedly while prober pods on the other nodes send probes.
@@ -23,6 +24,9 @@ type MigrationSample struct {
 	Lost       int     `json:"lost"`
 	Duplicates int     `json:"duplicates"`
 	MaxGapMs   float64 `json:"maxGapMs"`
+	// Probers holds each prober's own run (with when its lost probes were
+	// sent), to lay beside the daemons' logs.
+	Probers []probe.Result `json:"probers,omitempty"`
 }
 
 // VPCsResult is the "100 VPCs × 10 subnets" benchmark (issue 6).

@@ -31,8 +31,11 @@ type Result struct {
 	// MaxGapMs is the longest time between the send times of two
 	// consecutive answered probes (one interval when nothing is lost).
 	MaxGapMs float64 `json:"maxGapMs"`
-	// LostAt lists when lost probes were sent, in ms from the start.
+	// LostAt lists when lost probes were sent, in ms from Start.
 	LostAt []float64 `json:"lostAtMs,omitempty"`
+	// Start is when the first probe was sent (wall clock), so LostAt can be
+	// laid beside the logs of the daemons.
+	Start time.Time `json:"start"`
 }
 
 // ICMP sends an echo request to dst every interval until ctx ends or
@@ -54,6 +57,7 @@ func ICMP(ctx context.Context, dst netip.Addr, interval, duration, linger time.D
 	sentAt := map[int]time.Time{}
 	answered := map[int]bool{}
 	start := time.Now()
+	res.Start = start
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

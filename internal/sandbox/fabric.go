@@ -40,7 +40,7 @@ func startOVNCentral(ctx context.Context, c Config) error {
 			return err
 		}
 	}
-	_, err := c.Start(Proc{Name: "ovn/northd", Env: env, Args: []string{"ovn-northd",
+	_, err := c.Start(Proc{Name: "ovn/northd", Nice: dataPlaneNice, Env: env, Args: []string{"ovn-northd",
 		"--ovnnb-db=unix:" + c.NBSocket(), "--ovnsb-db=unix:" + c.SBSocket(),
 		"--log-file=" + filepath.Join(dir, "northd.log"), "-vconsole:off"}})
 	return err
@@ -102,7 +102,7 @@ func startNode(ctx context.Context, c Config, i int) error {
 	}
 	env := []string{"OVS_RUNDIR=" + ovsDir, "OVS_LOGDIR=" + ovsDir, "OVS_DBDIR=" + ovsDir, "OVN_RUNDIR=" + ovnDir, "OVN_LOGDIR=" + ovnDir}
 	sock := c.NodeOVSSocket(node)
-	if _, err := c.Start(Proc{Name: node + "/ovsdb-server", Netns: ns, Env: env, Args: []string{"ovsdb-server",
+	if _, err := c.Start(Proc{Name: node + "/ovsdb-server", Nice: dataPlaneNice, Netns: ns, Env: env, Args: []string{"ovsdb-server",
 		filepath.Join(ovsDir, "conf.db"), "--remote=punix:" + sock,
 		"--unixctl=" + filepath.Join(ovsDir, "ovsdb-server.ctl"),
 		"--log-file=" + filepath.Join(ovsDir, "ovsdb-server.log"), "-vconsole:off"}}); err != nil {
@@ -126,7 +126,7 @@ func startNode(ctx context.Context, c Config, i int) error {
 		"other_config:vlan-limit=0"); err != nil {
 		return err
 	}
-	if _, err := c.Start(Proc{Name: node + "/ovs-vswitchd", Netns: ns, Env: env, Args: []string{"ovs-vswitchd",
+	if _, err := c.Start(Proc{Name: node + "/ovs-vswitchd", Nice: dataPlaneNice, Netns: ns, Env: env, Args: []string{"ovs-vswitchd",
 		"unix:" + sock, "--unixctl=" + filepath.Join(ovsDir, "ovs-vswitchd.ctl"),
 		"--log-file=" + filepath.Join(ovsDir, "ovs-vswitchd.log"), "-vconsole:off"}}); err != nil {
 		return err
@@ -148,7 +148,7 @@ func startNode(ctx context.Context, c Config, i int) error {
 			return err
 		}
 	}
-	_, err := c.Start(Proc{Name: node + "/ovn-controller", Netns: ns, Env: env, Args: []string{"ovn-controller",
+	_, err := c.Start(Proc{Name: node + "/ovn-controller", Nice: dataPlaneNice, Netns: ns, Env: env, Args: []string{"ovn-controller",
 		"unix:" + sock, "--log-file=" + filepath.Join(ovnDir, "ovn-controller.log"), "-vconsole:off"}})
 	return err
 }

@@ -23,7 +23,16 @@ type Proc struct {
 	Netns string
 	Args  []string
 	Env   []string
+	// Nice is the process's niceness (-20..19; 0 leaves it as the caller's).
+	// It is set before exec, so every thread the daemon starts inherits it.
+	Nice int
 }
+
+// dataPlaneNice is the niceness ovs-ctl gives ovsdb-server and ovs-vswitchd
+// and ovn-ctl gives ovn-controller and ovn-northd (their
+// --*-priority defaults). The sandbox shares two cores with the control
+// plane and the tests; without it a busy apiserver delays the datapath.
+const dataPlaneNice = -10
 
 // procDir holds one "<name>.pid" record per running process ("/" in names becomes "_").
 func (c Config) procDir() string { return c.Path("pids") }
@@ -54,6 +63,10 @@ func (c Config) Start(p Proc) (int, error) {
 	if p.Netns != "" {
 		// "ip netns exec" execs the command in place, so the PID we record is the daemon's.
 		args = append([]string{"ip", "netns", "exec", p.Netns}, args...)
+	}
+	if p.Nice != 0 {
+		// nice(1) execs in place too.
+		args = append([]string{"nice", "-n", strconv.Itoa(p.Nice)}, args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf

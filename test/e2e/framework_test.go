@@ -43,6 +43,16 @@ func testNamespace(t *testing.T, cs kubernetes.Interface, labels map[string]stri
 	}
 	t.Cleanup(func() {
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+		// Wait until it is gone, so the next test does not run beside
+		// this one's teardown (the loss figures of a migration depend on
+		// the load of the machine).
+		err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+			_, err := cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+		if err != nil {
+			t.Logf("namespace %s still there 2 min after its deletion", name)
+		}
 	})
 	return name
 }

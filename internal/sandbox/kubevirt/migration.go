@@ -198,6 +198,7 @@ func (r *migrationReconciler) cutOver(ctx context.Context, m *kubevirtv1.Virtual
 	if err := announceGuest(podNetnsPath(r.sb, target), nil); err != nil {
 		return ctrl.Result{}, r.fail(ctx, m, vmi, err.Error())
 	}
+	klog.InfoS("cut-over: source guest paused, target announced with RARP", "migration", klog.KObj(m), "source", vmi.Status.NodeName, "target", target.Spec.NodeName)
 	now := metav1.Now()
 	if err := r.advance(ctx, m, vmi, kubevirtv1.MigrationSucceeded, func(ms *kubevirtv1.VirtualMachineInstanceMigrationState) {
 		ms.Completed, ms.EndTimestamp = true, &now
