@@ -26,16 +26,18 @@ import (
 )
 
 type flags struct {
-	nbAddr, metricsAddr, probeAddr, leaderNS string
-	leaderElect, keepVMIP                    bool
-	repairInterval                           time.Duration
-	apiQPS                                   float64
-	apiBurst                                 int
-	podWorkers                               int
-	defaults                                 bootstrap.Defaults
-	excludeIPs                               string
-	webhook                                  webhookFlags
-	migration                                migrationFlags
+	nbAddr, metricsAddr, probeAddr, pprofAddr, leaderNS string
+	leaderElect, keepVMIP                               bool
+	repairInterval                                      time.Duration
+	apiQPS                                              float64
+	apiBurst                                            int
+	podWorkers                                          int
+	subnetWorkers                                       int
+	vpcWorkers                                          int
+	defaults                                            bootstrap.Defaults
+	excludeIPs                                          string
+	webhook                                             webhookFlags
+	migration                                           migrationFlags
 }
 
 func parseFlags() *flags {
@@ -52,10 +54,13 @@ func parseFlags() *flags {
 	flag.BoolVar(&f.keepVMIP, "keep-vm-ip", true, "keep a VM's address for the life of the VirtualMachine; false releases it with the VMI")
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":18080", "metrics endpoint address; 0 disables")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":18081", "health probe address; 0 disables")
+	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "", "net/http/pprof endpoint address (profiling); empty disables")
 	flag.BoolVar(&f.leaderElect, "leader-elect", true, "use leader election (one active controller)")
 	flag.StringVar(&f.leaderNS, "leader-elect-namespace", "kube-system", "namespace of the leader election lease")
 	flag.DurationVar(&f.repairInterval, "repair-interval", time.Minute, "period of the repair (garbage collection) pass")
 	flag.IntVar(&f.podWorkers, "pod-workers", 32, "concurrent pod reconciles (each mostly waits on the API server and NB)")
+	flag.IntVar(&f.subnetWorkers, "subnet-workers", 8, "concurrent subnet reconciles")
+	flag.IntVar(&f.vpcWorkers, "vpc-workers", 4, "concurrent VPC reconciles")
 	flag.Float64Var(&f.apiQPS, "kube-api-qps", 200, "sustained requests per second to the Kubernetes API (client-side limit)")
 	flag.IntVar(&f.apiBurst, "kube-api-burst", 400, "request burst to the Kubernetes API (client-side limit)")
 	f.webhook.bind(flag.CommandLine)
@@ -108,6 +113,7 @@ func run(ctx context.Context, f *flags, log logr.Logger) error {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress:  f.probeAddr,
+		PprofBindAddress:        f.pprofAddr,
 		LeaderElection:          f.leaderElect,
 		LeaderElectionID:        "kvnet-controller.kubeovn.io",
 		LeaderElectionNamespace: f.leaderNS,
@@ -124,6 +130,7 @@ func run(ctx context.Context, f *flags, log logr.Logger) error {
 	defer nb.Close()
 	if _, err := controller.Setup(ctx, mgr, nb, controller.Options{
 		Defaults: f.defaults, KeepVMIP: f.keepVMIP, RepairInterval: f.repairInterval, PodWorkers: f.podWorkers,
+		SubnetWorkers: f.subnetWorkers, VpcWorkers: f.vpcWorkers,
 		MigrationMode: mode, MigrationEventDelay: f.migration.eventDelay,
 	}); err != nil {
 		return err

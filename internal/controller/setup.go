@@ -39,6 +39,9 @@ type Options struct {
 	RepairInterval time.Duration
 	// PodWorkers is the number of concurrent pod reconciles (default 4).
 	PodWorkers int
+	// SubnetWorkers and VpcWorkers are the numbers of concurrent subnet and
+	// VPC reconciles (default 4 each).
+	SubnetWorkers, VpcWorkers int
 	// RetryAfter is how soon a transient pod failure is retried (default 5s).
 	RetryAfter time.Duration
 	// PortName names pod ports (default pod.DefaultPortName).
@@ -75,10 +78,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, opt Option
 	if workers <= 0 {
 		workers = 4
 	}
-	if err := (&vpc.Reconciler{Client: c, NB: nb, Recorder: rec, DefaultVpc: d.Vpc, DefaultSubnet: d.Subnet}).SetupWithManager(mgr); err != nil {
+	if err := (&vpc.Reconciler{Client: c, NB: nb, Recorder: rec, DefaultVpc: d.Vpc, DefaultSubnet: d.Subnet}).SetupWithManager(mgr, orDefault(opt.VpcWorkers, 4)); err != nil {
 		return nil, fmt.Errorf("vpc controller: %w", err)
 	}
-	if err := (&subnet.Reconciler{Client: c, NB: nb, Store: st, Recorder: rec, DefaultVpc: d.Vpc}).SetupWithManager(mgr); err != nil {
+	if err := (&subnet.Reconciler{Client: c, NB: nb, Store: st, Recorder: rec, DefaultVpc: d.Vpc}).SetupWithManager(mgr, orDefault(opt.SubnetWorkers, 4)); err != nil {
 		return nil, fmt.Errorf("subnet controller: %w", err)
 	}
 	if err := (&ippool.Reconciler{Client: c, Store: st, Recorder: rec}).SetupWithManager(mgr); err != nil {
@@ -132,4 +135,12 @@ func setupVMs(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, st *sta
 		return fmt.Errorf("migration controller: %w", err)
 	}
 	return nil
+}
+
+// orDefault is n, or def when n is not positive.
+func orDefault(n, def int) int {
+	if n > 0 {
+		return n
+	}
+	return def
 }

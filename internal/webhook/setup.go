@@ -46,6 +46,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, srv webhook.Server, opt Option
 		APIReader: mgr.GetAPIReader(),
 		Decoder:   admission.NewDecoder(mgr.GetScheme()),
 		Options:   opt,
+		Recent:    &RecentSubnets{},
 	}
 	srv.Register(PathSubnet, &admission.Webhook{Handler: admission.HandlerFunc(v.Subnet)})
 	srv.Register(PathIPPool, &admission.Webhook{Handler: admission.HandlerFunc(v.IPPool)})

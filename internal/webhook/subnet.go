@@ -24,11 +24,15 @@ type Validator struct {
 	// Client reads what pod admission needs (subnets, pools, IP objects,
 	// pods) from the manager's cache: pods are created all the time.
 	Client client.Reader
-	// APIReader reads live what Subnet and IPPool admission needs (rare,
-	// and exactness matters there), and KubeVirt VMs (not cached).
+	// APIReader reads live what IPPool admission needs (rare, and
+	// exactness matters there), confirms subnet conflicts found in the
+	// cache, and reads KubeVirt VMs (not cached).
 	APIReader client.Reader
 	Decoder   admission.Decoder
 	Options   Options
+	// Recent remembers admitted subnets the cache may not show yet (nil:
+	// none, the cache alone).
+	Recent *RecentSubnets
 }
 
 // Subnet admits a Subnet create or update.
@@ -49,23 +53,64 @@ func (v *Validator) Subnet(ctx context.Context, req admission.Request) admission
 	if err := validation.Subnet(&sn.Spec); err != nil {
 		return admission.Denied(fmt.Sprintf("subnet %s: %v", sn.Name, err))
 	}
-	// Read live, not from the cache: two subnets applied from one manifest
-	// arrive milliseconds apart, and the second must see the first.
-	var all kubeovnv1.SubnetList
-	if err := v.APIReader.List(ctx, &all); err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("list subnets: %w", err))
+	if old == nil || changesConflicts(sn, old, v.Options.DefaultVpc) {
+		// An update that changes neither the VPC, the CIDR nor the
+		// namespaces (the controller writing derived defaults) skips this.
+		if msg, err := v.subnetConflict(ctx, sn, old); err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		} else if msg != "" {
+			return admission.Denied(fmt.Sprintf("subnet %s: %s", sn.Name, msg))
+		}
 	}
-	if err := SubnetConflicts(sn, old, all.Items, v.Options.DefaultVpc); err != nil {
-		return admission.Denied(fmt.Sprintf("subnet %s: %v", sn.Name, err))
-	}
-	if old != nil && old.Spec.Gateway != sn.Spec.Gateway {
+	if old != nil && effectiveGateway(&old.Spec) != effectiveGateway(&sn.Spec) {
 		if msg, err := v.gatewayInUse(ctx, sn); err != nil {
 			return admission.Errored(http.StatusInternalServerError, err)
 		} else if msg != "" {
 			return admission.Denied(fmt.Sprintf("subnet %s: %s", sn.Name, msg))
 		}
 	}
+	v.Recent.Add(sn)
 	return admission.Allowed("")
+}
+
+// subnetConflict checks the cross-subnet rules for sn against the cached
+// subnets plus those this webhook admitted that the cache does not show
+// yet (two subnets from one manifest arrive milliseconds apart). A conflict
+// with a cached subnet is confirmed with a live read first: the cache may
+// still hold a subnet deleted or changed a moment ago. With 1000 subnets
+// this costs one cache list, not a live list of 1000 objects per create.
+// It returns the refusal message, empty when sn is admitted.
+func (v *Validator) subnetConflict(ctx context.Context, sn, old *kubeovnv1.Subnet) (string, error) {
+	var cached kubeovnv1.SubnetList
+	if err := v.Client.List(ctx, &cached); err != nil {
+		return "", fmt.Errorf("list subnets: %w", err)
+	}
+	others, remembered := v.Recent.Merge(cached.Items)
+	for range len(others) + 1 {
+		other, err := firstSubnetConflict(sn, old, others, v.Options.DefaultVpc)
+		if err == nil {
+			return "", nil
+		}
+		if remembered[other] {
+			return err.Error(), nil
+		}
+		live := &kubeovnv1.Subnet{}
+		gerr := v.APIReader.Get(ctx, client.ObjectKey{Name: other}, live)
+		if gerr != nil && !apierrors.IsNotFound(gerr) {
+			return "", fmt.Errorf("get subnet %q: %w", other, gerr)
+		}
+		i := slices.IndexFunc(others, func(o kubeovnv1.Subnet) bool { return o.Name == other })
+		switch {
+		case apierrors.IsNotFound(gerr):
+			others = slices.Delete(slices.Clone(others), i, i+1)
+		case equality.Semantic.DeepEqual(live.Spec, others[i].Spec):
+			return err.Error(), nil
+		default:
+			others = slices.Clone(others)
+			others[i] = *live
+		}
+	}
+	return "", fmt.Errorf("subnet conflicts did not settle")
 }
 
 // SubnetConflicts checks the rules spanning subnets for sn, a subnet being
@@ -79,9 +124,15 @@ func (v *Validator) Subnet(ctx context.Context, req admission.Request) admission
 // never fails because of a conflict that was already stored. Stored
 // subnets that fail validation.Subnet hold nothing and are ignored.
 func SubnetConflicts(sn, old *kubeovnv1.Subnet, others []kubeovnv1.Subnet, defaultVpc string) error {
+	_, err := firstSubnetConflict(sn, old, others, defaultVpc)
+	return err
+}
+
+// firstSubnetConflict is SubnetConflicts, also naming the other subnet.
+func firstSubnetConflict(sn, old *kubeovnv1.Subnet, others []kubeovnv1.Subnet, defaultVpc string) (string, error) {
 	mine, err := ipam.ParseCIDRBlock(sn.Spec.CIDRBlock)
 	if err != nil {
-		return err
+		return "", err
 	}
 	vpc := validation.VpcOf(&sn.Spec, defaultVpc)
 	checkCIDR := old == nil || old.Spec.CIDRBlock != sn.Spec.CIDRBlock || validation.VpcOf(&old.Spec, defaultVpc) != vpc
@@ -99,18 +150,37 @@ func SubnetConflicts(sn, old *kubeovnv1.Subnet, others []kubeovnv1.Subnet, defau
 			for _, a := range mine {
 				for _, b := range theirs {
 					if a.Overlaps(b) {
-						return fmt.Errorf("cidrBlock %s overlaps %s of subnet %q in VPC %q: %w", a, b, o.Name, vpc, validation.ErrCIDROverlap)
+						return o.Name, fmt.Errorf("cidrBlock %s overlaps %s of subnet %q in VPC %q: %w", a, b, o.Name, vpc, validation.ErrCIDROverlap)
 					}
 				}
 			}
 		}
 		for _, ns := range added {
 			if slices.Contains(o.Spec.Namespaces, ns) {
-				return fmt.Errorf("namespace %q is already bound to subnet %q: %w", ns, o.Name, validation.ErrNamespaceBound)
+				return o.Name, fmt.Errorf("namespace %q is already bound to subnet %q: %w", ns, o.Name, validation.ErrNamespaceBound)
 			}
 		}
 	}
-	return nil
+	return "", nil
+}
+
+// changesConflicts reports whether an update from old to sn changes what
+// SubnetConflicts checks: the CIDR, the VPC (empty is defaultVpc) or the
+// namespaces, by adding one.
+func changesConflicts(sn, old *kubeovnv1.Subnet, defaultVpc string) bool {
+	return old.Spec.CIDRBlock != sn.Spec.CIDRBlock ||
+		validation.VpcOf(&old.Spec, defaultVpc) != validation.VpcOf(&sn.Spec, defaultVpc) ||
+		slices.ContainsFunc(sn.Spec.Namespaces, func(ns string) bool { return !slices.Contains(old.Spec.Namespaces, ns) })
+}
+
+// effectiveGateway is the subnet's gateway with the derived default (the
+// first address) filled in, so writing the default changes nothing.
+func effectiveGateway(s *kubeovnv1.SubnetSpec) string {
+	n, err := validation.ParseNetwork(s)
+	if err != nil {
+		return s.Gateway
+	}
+	return n.GatewayString()
 }
 
 // gatewayInUse reports a new gateway address that an IP object of the

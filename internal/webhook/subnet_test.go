@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	kvwebhook "github.com/kvnet/kvnet/internal/webhook"
 )
 
 const (
@@ -202,4 +204,111 @@ func TestIPPoolRules(t *testing.T) {
 	if len(w) == 0 || !strings.Contains(w[0], "does not exist") {
 		t.Errorf("no warning about the missing subnet: %q", w)
 	}
+}
+
+// liveCounter counts the live reads a validator makes.
+type liveCounter struct {
+	client.Reader
+	lists, gets int
+}
+
+func (c *liveCounter) List(ctx context.Context, l client.ObjectList, opts ...client.ListOption) error {
+	c.lists++
+	return c.Reader.List(ctx, l, opts...)
+}
+
+func (c *liveCounter) Get(ctx context.Context, k client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+	c.gets++
+	return c.Reader.Get(ctx, k, o, opts...)
+}
+
+// Subnet admission reads the cache, never a live list of every subnet
+// (with 1000 subnets those lists dominated the API server's work): the
+// controller writing a subnet's derived defaults (protocol, gateway, vpc,
+// provider) is admitted without any check across subnets, and a CIDR
+// change onto another subnet's is refused after one live read confirms
+// the cached conflict.
+func TestSubnetAdmissionReadsTheCache(t *testing.T) {
+	needEnv(t)
+	ctx := context.Background()
+	taken := mkSubnet("lst-taken", "192.168.80.0/24", "", nil)
+	create(t, taken)
+	t.Cleanup(func() { _ = k8s.Delete(ctx, taken) })
+	waitCached(t, taken)
+	counter := &liveCounter{Reader: direct.APIReader}
+	v := *direct
+	v.APIReader = counter
+
+	old := mkSubnet("lst-mine", "192.168.81.0/24", "", nil)
+	defaulted := old.DeepCopy()
+	defaulted.Spec.Protocol, defaulted.Spec.Gateway, defaulted.Spec.Vpc, defaulted.Spec.Provider = "IPv4", "192.168.81.1", "ovn-cluster", "ovn"
+	if resp := v.Subnet(ctx, review(t, admissionv1.Update, "Subnet", defaulted, old)); !resp.Allowed {
+		t.Fatalf("defaults refused: %s", resp.Result.Message)
+	}
+	if counter.lists+counter.gets != 0 {
+		t.Errorf("writing defaults read live %d times, want 0", counter.lists+counter.gets)
+	}
+
+	moved := defaulted.DeepCopy()
+	moved.Spec.CIDRBlock, moved.Spec.Gateway = "192.168.80.0/24", "192.168.80.1"
+	if resp := v.Subnet(ctx, review(t, admissionv1.Update, "Subnet", moved, defaulted)); resp.Allowed || !strings.Contains(resp.Result.Message, "lst-taken") {
+		t.Errorf("moving onto lst-taken's CIDR: allowed=%v %q", resp.Allowed, resp.Result.Message)
+	}
+	if counter.lists != 0 || counter.gets != 1 {
+		t.Errorf("refusal read live %d lists and %d gets, want 0 and 1", counter.lists, counter.gets)
+	}
+}
+
+// Two overlapping subnets admitted milliseconds apart (one manifest): the
+// second is refused though neither the cache nor the API server holds the
+// first yet, because the webhook remembers what it admitted. A subnet the
+// cache still shows but that is gone from the API server refuses nothing.
+func TestSubnetAdmissionSeesWhatItJustAdmitted(t *testing.T) {
+	needEnv(t)
+	ctx := context.Background()
+	v := *direct
+	v.Recent = &kvwebhook.RecentSubnets{}
+	first := mkSubnet("rec-first", "192.168.82.0/24", "", nil)
+	if resp := v.Subnet(ctx, review(t, admissionv1.Create, "Subnet", first, nil)); !resp.Allowed {
+		t.Fatalf("first refused: %s", resp.Result.Message)
+	}
+	second := mkSubnet("rec-second", "192.168.82.128/25", "", nil)
+	if resp := v.Subnet(ctx, review(t, admissionv1.Create, "Subnet", second, nil)); resp.Allowed || !strings.Contains(resp.Result.Message, "rec-first") {
+		t.Errorf("second, overlapping the just-admitted first: allowed=%v %q", resp.Allowed, resp.Result.Message)
+	}
+	without := *direct
+	without.Recent = nil
+	if resp := without.Subnet(ctx, review(t, admissionv1.Create, "Subnet", second, nil)); !resp.Allowed {
+		t.Errorf("without the memory the unstored first must not count: %q", resp.Result.Message)
+	}
+
+	gone := mkSubnet("rec-gone", "192.168.83.0/24", "", nil)
+	create(t, gone)
+	waitCached(t, gone)
+	stale := &staleCache{Reader: direct.Client, extra: gone}
+	if err := k8s.Delete(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	v2 := *direct
+	v2.Client = stale // the cache has not seen the deletion yet
+	again := mkSubnet("rec-again", "192.168.83.0/24", "", nil)
+	if resp := v2.Subnet(ctx, review(t, admissionv1.Create, "Subnet", again, nil)); !resp.Allowed {
+		t.Errorf("refused because of a subnet deleted a moment ago: %q", resp.Result.Message)
+	}
+}
+
+// staleCache is a cache that still lists extra.
+type staleCache struct {
+	client.Reader
+	extra *kubeovnv1.Subnet
+}
+
+func (c *staleCache) List(ctx context.Context, l client.ObjectList, opts ...client.ListOption) error {
+	if err := c.Reader.List(ctx, l, opts...); err != nil {
+		return err
+	}
+	if sl, ok := l.(*kubeovnv1.SubnetList); ok && !slices.ContainsFunc(sl.Items, func(s kubeovnv1.Subnet) bool { return s.Name == c.extra.Name }) {
+		sl.Items = append(sl.Items, *c.extra.DeepCopy())
+	}
+	return nil
 }

@@ -70,7 +70,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, r.refuse(ctx, &sn, ReasonInvalidSpec, err)
 	}
 	var all kubeovnv1.SubnetList
-	if err := r.Client.List(ctx, &all); err != nil {
+	// Read-only: no deep copy of every subnet on every reconcile.
+	if err := r.Client.List(ctx, &all, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list subnets: %w", err)
 	}
 	if err := validation.SubnetConflicts(&sn, all.Items, r.DefaultVpc); err != nil {

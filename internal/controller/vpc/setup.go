@@ -6,6 +6,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -15,10 +16,13 @@ import (
 // SetupWithManager registers the reconciler. Subnets map to their VPC (its
 // status lists them, and a VPC being deleted waits for them); a Vpc maps to
 // the other Vpcs sharing one of its namespaces (namespace conflicts).
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+//
+// workers is the number of concurrent reconciles.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("vpc").
 		For(&kubeovnv1.Vpc{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Watches(&kubeovnv1.Subnet{}, handler.EnqueueRequestsFromMapFunc(r.subnetToVpc)).
 		Watches(&kubeovnv1.Vpc{}, handler.EnqueueRequestsFromMapFunc(r.vpcToNamespaceSharers)).
 		Complete(r)
