@@ -133,17 +133,21 @@ func (r *Reconciler) portName(pod *corev1.Pod) string {
 	return DefaultPortName(pod)
 }
 
+// inputs lists the subnets, pools and VPCs a pod's plan reads. The lists
+// share the cache's objects (no deep copy: every pod reconcile reads them
+// all, and with 100 subnets the copies dominated a restart); Plan and what
+// follows only read them.
 func (r *Reconciler) inputs(ctx context.Context) (Inputs, error) {
 	var subnets kubeovnv1.SubnetList
-	if err := r.Client.List(ctx, &subnets); err != nil {
+	if err := r.Client.List(ctx, &subnets, client.UnsafeDisableDeepCopy); err != nil {
 		return Inputs{}, fmt.Errorf("list subnets: %w", err)
 	}
 	var pools kubeovnv1.IPPoolList
-	if err := r.Client.List(ctx, &pools); err != nil {
+	if err := r.Client.List(ctx, &pools, client.UnsafeDisableDeepCopy); err != nil {
 		return Inputs{}, fmt.Errorf("list ip pools: %w", err)
 	}
 	var vpcs kubeovnv1.VpcList
-	if err := r.Client.List(ctx, &vpcs); err != nil {
+	if err := r.Client.List(ctx, &vpcs, client.UnsafeDisableDeepCopy); err != nil {
 		return Inputs{}, fmt.Errorf("list vpcs: %w", err)
 	}
 	return Inputs{Subnets: subnets.Items, Pools: pools.Items, Vpcs: vpcs.Items, DefaultSubnet: r.DefaultSubnet, JoinSubnet: r.JoinSubnet}, nil
