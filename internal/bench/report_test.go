@@ -174,3 +174,32 @@ func TestCell(t *testing.T) {
 		t.Errorf("no run = %q", got)
 	}
 }
+
+// With BenchmarkAllocateV4/Dual in the IPAM output, the goals are judged on
+// the allocation alone and the allocate+release pairs are only shown.
+func TestReportJudgesAllocationAlone(t *testing.T) {
+	text := `command: go test -run '^$' -bench . -benchmem -count 2 ./internal/ipam/
+cpu: Intel(R) Xeon(R) Processor
+BenchmarkAllocateReleaseV4//16/held=10000-2   	  159780	      1317 ns/op	     128 B/op	       3 allocs/op
+BenchmarkAllocateV4-2                         	  159780	       610 ns/op	     128 B/op	       3 allocs/op
+BenchmarkAllocateV4-2                         	  159780	       630 ns/op	     128 B/op	       3 allocs/op
+BenchmarkAllocateDual-2                       	  159780	       900 ns/op	     152 B/op	       3 allocs/op
+`
+	out, err := ParseGoBench(strings.NewReader(text), "ipam.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := NewRecord(KindIPAM, 1, out.Config["command"], time.Date(2026, 11, 29, 13, 50, 0, 0, time.UTC), 1, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := Report([]Record{rec}, ReportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, page,
+		"| IPAM | IPv4 allocation alone, /16 holding 10,000 (`AllocateV4`) | 620 ns (610 ns–630 ns) | ≤ 500 ns | **goal not met** |",
+		"| IPAM | dual-stack allocation alone, holding 10,000 (`AllocateDual`) | 900 ns | ≤ 1000 ns | goal met |",
+		"| IPAM | IPv4 allocate+release, slowest case (`AllocateReleaseV4//16/held=10000`) | 1317 ns | (shown) |  |",
+	)
+}
