@@ -1,3 +1,3 @@
 package nbdb
 
-//go:generate go tool modelgen -p nbdb -o . ovn-nb.ovsschema
+//go:generate go tool modelgen -extended -p nbdb -o . ovn-nb.ovsschema

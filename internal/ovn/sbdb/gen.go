@@ -1,3 +1,3 @@
 package sbdb
 
-//go:generate go tool modelgen -p sbdb -o . ovn-sb.ovsschema
+//go:generate go tool modelgen -extended -p sbdb -o . ovn-sb.ovsschema

@@ -1,3 +1,3 @@
 package vswitch
 
-//go:generate go tool modelgen -p vswitch -o . vswitch.ovsschema
+//go:generate go tool modelgen -extended -p vswitch -o . vswitch.ovsschema
