@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"fmt"
+	"github.com/ovn-kubernetes/libovsdb/model"
 	"strings"
 	"time"
 
@@ -18,9 +19,9 @@ import (
 // does no I/O: call ConnectNB. The client reconnects by itself and
 // re-establishes its monitors; transactions block while it is disconnected.
 func NewNBClient(addr string, log logr.Logger) (client.Client, error) {
-	dbModel, err := nbdb.FullDatabaseModel()
+	dbModel, err := NBClientModel()
 	if err != nil {
-		return nil, fmt.Errorf("nb model: %w", err)
+		return nil, err
 	}
 	bo := backoff.NewExponentialBackOff()
 	bo.MaxInterval = 5 * time.Second
@@ -68,4 +69,21 @@ func splitEndpoints(addr string) []string {
 		}
 	}
 	return eps
+}
+
+// NBClientModel is the NB client model kvnet uses: every table, plus
+// client-side indexes on the names of logical switches and routers (OVN's
+// schema has none there, names need not be unique), so looking one up by
+// name is a map lookup, not a scan of the table for every pod.
+func NBClientModel() (model.ClientDBModel, error) {
+	dbModel, err := nbdb.FullDatabaseModel()
+	if err != nil {
+		return model.ClientDBModel{}, fmt.Errorf("nb model: %w", err)
+	}
+	byName := []model.ClientIndex{{Columns: []model.ColumnKey{{Column: "name"}}}}
+	dbModel.SetIndexes(map[string][]model.ClientIndex{
+		nbdb.LogicalSwitchTable: byName,
+		nbdb.LogicalRouterTable: byName,
+	})
+	return dbModel, nil
 }

@@ -173,3 +173,46 @@ func TestRealOVSDBServer(t *testing.T) {
 		t.Fatalf("NB changed:\n%s\n%s", before, after)
 	}
 }
+
+// Switches are found by name through the client index (NBClientModel),
+// which follows renames, and among several switches of one name (OVN does
+// not forbid it) the lowest UUID is the one found, every time.
+func TestFindLogicalSwitchByNameIndex(t *testing.T) {
+	c := nbtest.Client(t, nbtest.Server(t))
+	ctx := context.Background()
+	for range 2 {
+		o, err := c.Create(&nbdb.LogicalSwitch{UUID: "new", Name: "dup"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ops.Transact(ctx, c, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []nbdb.LogicalSwitch
+	if err := c.List(ctx, &all); err != nil || len(all) != 2 {
+		t.Fatalf("switches %v, %v", all, err)
+	}
+	lowest := min(all[0].UUID, all[1].UUID)
+	got, err := ops.FindLogicalSwitch(c, "dup")
+	if err != nil || got.UUID != lowest {
+		t.Fatalf("found %+v, %v; want %s", got, err, lowest)
+	}
+	ren := &nbdb.LogicalSwitch{UUID: lowest, Name: "renamed"}
+	o, err := c.Where(ren).Update(ren, &ren.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ops.Transact(ctx, c, o); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ops.FindLogicalSwitch(c, "renamed"); err != nil || got.UUID != lowest {
+		t.Errorf("after rename: %+v, %v", got, err)
+	}
+	if got, err := ops.FindLogicalSwitch(c, "dup"); err != nil || got.UUID == lowest {
+		t.Errorf("the other dup: %+v, %v", got, err)
+	}
+	if _, err := ops.FindLogicalSwitch(c, "none"); !errors.Is(err, ops.ErrNotFound) {
+		t.Errorf("missing switch: %v, want ErrNotFound", err)
+	}
+}

@@ -18,7 +18,8 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 // FindLogicalRouter returns the cached router named name, or ErrNotFound.
 func FindLogicalRouter(c client.Client, name string) (*nbdb.LogicalRouter, error) {
 	var found []nbdb.LogicalRouter
-	err := c.WhereCache(func(lr *nbdb.LogicalRouter) bool { return lr.Name == name }).List(context.Background(), &found)
+	// By the client index on name (NBClientModel).
+	err := c.Where(&nbdb.LogicalRouter{Name: name}).List(context.Background(), &found)
 	if err != nil {
 		return nil, fmt.Errorf("list logical router %q: %w", name, err)
 	}
