@@ -39,7 +39,14 @@ func TestICMPUnreachableCountsLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer testutils.UnmountNS(netns)
+	defer func() {
+		// Close first: an open handle keeps the bind mount busy and the
+		// namespace file would be left in /run/netns.
+		_ = netns.Close()
+		if err := testutils.UnmountNS(netns); err != nil {
+			t.Errorf("remove test namespace: %v", err)
+		}
+	}()
 	var res Result
 	err = netns.Do(func(ns.NetNS) error {
 		var perr error
