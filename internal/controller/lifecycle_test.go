@@ -288,3 +288,20 @@ func TestRepairRemovesOrphansOnly(t *testing.T) {
 		t.Fatalf("repair deleted a row without vendor=kvnet: %v", err)
 	}
 }
+
+// A pod applied before its subnet (one manifest, pod first) is addressed
+// when the subnet is, not at the next timed retry: the timed retry here is
+// an hour, so only the subnet's events can bring the pod back.
+func TestPodWaitingForItsSubnetIsWokenBySubnetEvents(t *testing.T) {
+	needEnv(t)
+	addr := nbtest.Start(t)
+	startController(t, addr, func(o *controller.Options) { o.RetryAfter = time.Hour })
+	createNS(t, "t-wake")
+	create(t, mkPod("t-wake", "early", map[string]string{"ovn.kubernetes.io/logical_switch": "late-wake"}))
+	waitEvent(t, "t-wake", "early", "SubnetNotFound")
+	create(t, subnetObj("late-wake", "10.0.42.0/24", nil))
+	p := waitRouted(t, "t-wake", "early")
+	if ip := p.Annotations["ovn.kubernetes.io/ip_address"]; !strings.HasPrefix(ip, "10.0.42.") {
+		t.Errorf("address %q, want one of late-wake's", ip)
+	}
+}

@@ -43,6 +43,8 @@ type Reconciler struct {
 	Launchers Identifier
 	// APIReader, when set, reads an IP object the cache does not hold yet.
 	APIReader client.Reader
+
+	waiting waiters
 }
 
 // Reconcile gives a live pod its addresses, IP objects, ports and
@@ -54,6 +56,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	var pod corev1.Pod
 	if err := r.Client.Get(ctx, req.NamespacedName, &pod); err != nil {
 		if apierrors.IsNotFound(err) {
+			r.waiting.remove(req.NamespacedName)
 			// A launcher pod holds nothing under its own key: its VM does.
 			return ctrl.Result{}, Release(ctx, r.Client, r.NB, r.Store, req.Namespace+"/"+req.Name)
 		}
@@ -82,6 +85,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
+	r.waiting.remove(req.NamespacedName) // planned: it waits for no subnet or pool
 	allocs, fresh, err := r.allocate(nics)
 	if err != nil {
 		return r.fail(ctx, &pod, err)
@@ -291,6 +295,9 @@ func (r *Reconciler) annotate(ctx context.Context, pod *corev1.Pod, want map[str
 // no port, and a retry only when the cause may go away by itself.
 func (r *Reconciler) fail(ctx context.Context, pod *corev1.Pod, err error) (ctrl.Result, error) {
 	reason := Reason(err)
+	if waitReasons[reason] {
+		r.waiting.add(client.ObjectKeyFromObject(pod))
+	}
 	log.FromContext(ctx).Info("pod not addressed", "reason", reason, "error", err.Error())
 	if reason != "SubnetNotReady" && reason != "IPPoolNotReady" {
 		// Waiting for a subnet or pool being set up (first start) is not news.

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
@@ -29,11 +30,14 @@ func IndexIPs(ctx context.Context, mgr ctrl.Manager) error {
 }
 
 // SetupWithManager registers the reconciler. Pod updates that change
-// nothing kvnet reads (status, most metadata) are filtered out.
+// nothing kvnet reads (status, most metadata) are filtered out. Subnet and
+// IPPool events re-queue the pods waiting for one (see waiters).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("pod").
 		For(&corev1.Pod{}, builder.WithPredicates(relevant)).
+		Watches(&kubeovnv1.Subnet{}, handler.EnqueueRequestsFromMapFunc(r.waiting.wake)).
+		Watches(&kubeovnv1.IPPool{}, handler.EnqueueRequestsFromMapFunc(r.waiting.wake)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)
 }
