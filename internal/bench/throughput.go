@@ -58,6 +58,12 @@ func Throughput(ctx context.Context, cfg sandbox.Config, cs kubernetes.Interface
 	if err != nil {
 		return ThroughputResult{}, err
 	}
+	// Start from a quiet system: the previous run's pods, deleted with
+	// its namespace, may still be being released (NB writes), and that
+	// work would be measured as this run's.
+	if _, err := settle(ctx, nb, 2*time.Second, 2*time.Minute); err != nil {
+		return ThroughputResult{}, err
+	}
 	cpu := startCPU(cfg)
 	start := time.Now()
 	var createNs atomic.Int64
