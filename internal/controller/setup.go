@@ -74,10 +74,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, opt Option
 		}
 	}
 	mgr = resync.Manager(mgr) // controllers set up below get NB resync events
-	workers := opt.PodWorkers
-	if workers <= 0 {
-		workers = 4
-	}
+	workers := orDefault(opt.PodWorkers, 4)
 	if err := (&vpc.Reconciler{Client: c, NB: nb, Recorder: rec, DefaultVpc: d.Vpc, DefaultSubnet: d.Subnet}).SetupWithManager(mgr, orDefault(opt.VpcWorkers, 4)); err != nil {
 		return nil, fmt.Errorf("vpc controller: %w", err)
 	}
