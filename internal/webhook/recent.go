@@ -92,13 +92,3 @@ func (r *RecentSubnets) Merge(cached []kubeovnv1.Subnet) (merged []kubeovnv1.Sub
 	}
 	return out, remembered
 }
-
-// Forget drops name (its stored object was found gone).
-func (r *RecentSubnets) Forget(name string) {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.m, name)
-}
