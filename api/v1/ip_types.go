@@ -85,3 +85,12 @@ type IPList struct {
 func init() {
 	SchemeBuilder.Register(&IP{}, &IPList{})
 }
+
+// Values of IPSpec.PodType kvnet writes.
+const (
+	// PodTypeVM marks the addresses of a KubeVirt VM: the IP object is
+	// named after and owned by the VM (or its VMI), not a launcher pod.
+	PodTypeVM = "VirtualMachine"
+	// PodTypeNode marks a node's join address.
+	PodTypeNode = "Node"
+)

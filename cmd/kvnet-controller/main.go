@@ -21,7 +21,7 @@ import (
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
 	"github.com/kvnet/kvnet/internal/controller"
 	"github.com/kvnet/kvnet/internal/controller/bootstrap"
-	"github.com/kvnet/kvnet/internal/controller/kubevirt"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 )
 
@@ -135,7 +135,7 @@ func run(ctx context.Context, f *flags, log logr.Logger) error {
 	}); err != nil {
 		return err
 	}
-	if err := setupWebhook(ctx, mgr, f.webhook, f.defaults); err != nil {
+	if err := setupWebhook(ctx, mgr, f.webhook, f.defaults, f.keepVMIP); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", func(*http.Request) error { return nil }); err != nil {

@@ -28,13 +28,13 @@ func (w *webhookFlags) bind(fs *flag.FlagSet) {
 // setupWebhook serves the admission webhook from this process when a port
 // is given. It runs on every replica, not only the leader, so a Service in
 // front of the controller pods always has an answering endpoint.
-func setupWebhook(ctx context.Context, mgr ctrl.Manager, w webhookFlags, d bootstrap.Defaults) error {
+func setupWebhook(ctx context.Context, mgr ctrl.Manager, w webhookFlags, d bootstrap.Defaults, keepVMIP bool) error {
 	if w.port == 0 {
 		return nil
 	}
 	srv := webhook.NewServer(webhook.Options{Host: w.host, Port: w.port, CertDir: w.certDir})
 	if err := kvwebhook.Setup(ctx, mgr, srv, kvwebhook.Options{
-		DefaultVpc: d.Vpc, DefaultSubnet: d.Subnet, JoinSubnet: d.JoinSubnet,
+		DefaultVpc: d.Vpc, DefaultSubnet: d.Subnet, JoinSubnet: d.JoinSubnet, KeepVMIP: keepVMIP,
 	}); err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}

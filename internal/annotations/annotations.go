@@ -5,7 +5,6 @@
 package annotations
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -63,17 +62,6 @@ func PortSecurityOff(v string) bool { return strings.EqualFold(strings.TrimSpace
 // hand-over, kvnet-controller --migration-mode=naive). The agent honours
 // it only on migration target pods.
 const SkipOVNInstalled = "kvnet.io/skip-ovn-installed"
-
-// PodPortName is the name of the logical switch port of an ordinary pod:
-// "<pod>.<namespace>" (Kube-OVN's naming, also the IP object's name).
-func PodPortName(pod, namespace string) string { return fmt.Sprintf("%s.%s", pod, namespace) }
-
-// VMPortName is the name of the logical switch port of a KubeVirt VM:
-// "<vm>.<namespace>", shared by every launcher pod of that VM.
-func VMPortName(vm, namespace string) string { return fmt.Sprintf("%s.%s", vm, namespace) }
-
-// NodePortName is the join-network port of a node ("node-<name>", the ovn0 interface).
-func NodePortName(node string) string { return "node-" + node }
 
 // Multus: the pod annotation listing a pod's attachment networks
 // ("ns/name", "name@if", comma-separated, or a JSON list of selections).

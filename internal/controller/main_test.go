@@ -30,8 +30,8 @@ import (
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
 	"github.com/kvnet/kvnet/internal/controller"
 	"github.com/kvnet/kvnet/internal/controller/bootstrap"
-	"github.com/kvnet/kvnet/internal/controller/kubevirt"
 	"github.com/kvnet/kvnet/internal/controller/state"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 	"github.com/kvnet/kvnet/internal/ovn/ops/nbtest"
 )
 

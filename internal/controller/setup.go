@@ -11,7 +11,6 @@ import (
 
 	"github.com/kvnet/kvnet/internal/controller/bootstrap"
 	"github.com/kvnet/kvnet/internal/controller/ippool"
-	"github.com/kvnet/kvnet/internal/controller/kubevirt"
 	"github.com/kvnet/kvnet/internal/controller/migration"
 	"github.com/kvnet/kvnet/internal/controller/nbresync"
 	"github.com/kvnet/kvnet/internal/controller/node"
@@ -21,6 +20,7 @@ import (
 	"github.com/kvnet/kvnet/internal/controller/subnet"
 	"github.com/kvnet/kvnet/internal/controller/vm"
 	"github.com/kvnet/kvnet/internal/controller/vpc"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 )
 
 // Options configure the controllers.
@@ -44,8 +44,6 @@ type Options struct {
 	SubnetWorkers, VpcWorkers int
 	// RetryAfter is how soon a transient pod failure is retried (default 5s).
 	RetryAfter time.Duration
-	// PortName names pod ports (default pod.DefaultPortName).
-	PortName pod.PortNamer
 }
 
 // Setup registers everything with mgr, using nb (connected) for OVN NB. It
@@ -55,12 +53,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, opt Option
 	if err := pod.IndexIPs(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("index ips: %w", err)
 	}
-	c := mgr.GetClient()
+	c, api := mgr.GetClient(), mgr.GetAPIReader()
 	rec := mgr.GetEventRecorder("kvnet-controller")
 	log := mgr.GetLogger()
 	d := opt.Defaults
-	// All three are leader-only (NeedLeaderElection), like the reconcilers.
-	repairer := &repair.Repairer{Client: c, APIReader: mgr.GetAPIReader(), NB: nb, Store: st, Interval: opt.RepairInterval, Log: log.WithName("repair")}
+	live := &kubevirt.Liveness{Cache: c, API: api, KeepVMIP: opt.KeepVMIP}
+	// All four are leader-only (NeedLeaderElection), like the reconcilers.
+	repairer := &repair.Repairer{Client: c, APIReader: api, NB: nb, Store: st, Interval: opt.RepairInterval, Liveness: live, Log: log.WithName("repair")}
 	resync := &nbresync.Resyncer{NB: nb, Client: mgr.GetCache(), Log: log.WithName("nb-resync")}
 	runnables := []manager.Runnable{
 		&state.Loader{Store: st, Reader: c, WaitForCacheSync: mgr.GetCache().WaitForCacheSync, Log: log.WithName("ipam-loader")},
@@ -73,37 +72,37 @@ func Setup(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, opt Option
 			return nil, err
 		}
 	}
-	mgr = resync.Manager(mgr) // controllers set up below get NB resync events
 	workers := orDefault(opt.PodWorkers, 4)
-	if err := (&vpc.Reconciler{Client: c, NB: nb, Recorder: rec, DefaultVpc: d.Vpc, DefaultSubnet: d.Subnet}).SetupWithManager(mgr, orDefault(opt.VpcWorkers, 4)); err != nil {
+	if err := (&vpc.Reconciler{Client: c, NB: nb, Recorder: rec, Resync: resync, DefaultVpc: d.Vpc, DefaultSubnet: d.Subnet}).SetupWithManager(mgr, orDefault(opt.VpcWorkers, 4)); err != nil {
 		return nil, fmt.Errorf("vpc controller: %w", err)
 	}
-	if err := (&subnet.Reconciler{Client: c, NB: nb, Store: st, Recorder: rec, DefaultVpc: d.Vpc}).SetupWithManager(mgr, orDefault(opt.SubnetWorkers, 4)); err != nil {
+	if err := (&subnet.Reconciler{Client: c, NB: nb, Store: st, Recorder: rec, Resync: resync, DefaultVpc: d.Vpc}).SetupWithManager(mgr, orDefault(opt.SubnetWorkers, 4)); err != nil {
 		return nil, fmt.Errorf("subnet controller: %w", err)
 	}
 	if err := (&ippool.Reconciler{Client: c, Store: st, Recorder: rec}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("ippool controller: %w", err)
 	}
-	podR := &pod.Reconciler{Client: c, NB: nb, Store: st, Recorder: echoToVM(rec, mgr.GetAPIReader()), PortName: opt.PortName,
-		DefaultSubnet: d.Subnet, JoinSubnet: d.JoinSubnet, RetryAfter: opt.RetryAfter, APIReader: mgr.GetAPIReader()}
-	if err := setupVMs(ctx, mgr, nb, st, opt, podR, repairer, workers); err != nil {
+	podR := &pod.Reconciler{Client: c, NB: nb, Store: st, Recorder: echoToVM(rec, api), Resync: resync, Liveness: live,
+		DefaultSubnet: d.Subnet, JoinSubnet: d.JoinSubnet, RetryAfter: opt.RetryAfter, APIReader: api}
+	if err := setupVMs(mgr, nb, st, opt, live, resync, podR, repairer, workers); err != nil {
 		return nil, err
 	}
 	if err := podR.SetupWithManager(mgr, workers); err != nil {
 		return nil, fmt.Errorf("pod controller: %w", err)
 	}
-	if err := (&node.Reconciler{Client: c, NB: nb, Store: st, JoinSubnet: d.JoinSubnet}).SetupWithManager(mgr); err != nil {
+	if err := (&node.Reconciler{Client: c, NB: nb, Store: st, Resync: resync, JoinSubnet: d.JoinSubnet}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("node controller: %w", err)
 	}
 	return st, nil
 }
 
 // setupVMs wires KubeVirt VM support when the cluster serves KubeVirt's
-// API: launcher pods keyed by their VM, the VM reconciler (releases),
-// the migration reconciler (port placement), and the repair pass's view of
-// VM keys. Without KubeVirt, launcher-looking pods are ordinary pods.
-func setupVMs(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, st *state.Store, opt Options,
-	podR *pod.Reconciler, repairer *repair.Repairer, workers int) error {
+// API: launcher pods held by their VM (pod.VMs), the VM reconciler
+// (releases), the migration reconciler (port placement), and the repair
+// pass's releases of VMs. Without KubeVirt, launcher-looking pods are
+// ordinary pods.
+func setupVMs(mgr ctrl.Manager, nb libovsdb.Client, st *state.Store, opt Options, live *kubevirt.Liveness,
+	resync *nbresync.Resyncer, podR *pod.Reconciler, repairer *repair.Repairer, workers int) error {
 	served, err := kubevirt.Served(mgr.GetRESTMapper())
 	if err != nil {
 		return err
@@ -112,23 +111,19 @@ func setupVMs(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, st *sta
 		mgr.GetLogger().Info("KubeVirt API (kubevirt.io/v1) not served: VM support is off")
 		return nil
 	}
-	if err := vm.IndexIPs(ctx, mgr); err != nil {
-		return fmt.Errorf("index vm ips: %w", err)
-	}
 	c, api := mgr.GetClient(), mgr.GetAPIReader()
 	mode := opt.MigrationMode
 	if mode == "" {
 		mode = migration.MultiChassis
 	}
 	placer := &migration.Placer{NB: nb, Mode: mode, Delay: opt.MigrationEventDelay}
-	live := &vm.Liveness{Client: c, APIReader: api, KeepVMIP: opt.KeepVMIP}
-	releaser := &vm.Releaser{Client: c, NB: nb, Store: st, Liveness: live, Forget: placer.Forget}
+	releaser := &vm.Releaser{Client: c, NB: nb, Store: st, Liveness: live, Placer: placer}
 	repairer.VMs = releaser
-	podR.Launchers = &vm.Identifier{Client: c, APIReader: api, Placer: placer, KeepVMIP: opt.KeepVMIP}
+	podR.VMs = &pod.VMs{Placer: placer, KeepVMIP: opt.KeepVMIP}
 	if err := (&vm.Reconciler{Client: c, APIReader: api, Store: st, Releaser: releaser}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("vm controller: %w", err)
 	}
-	if err := (&migration.Reconciler{Client: c, Store: st, Placer: placer}).SetupWithManager(mgr, workers); err != nil {
+	if err := (&migration.Reconciler{Client: c, Store: st, Placer: placer, Resync: resync}).SetupWithManager(mgr, workers); err != nil {
 		return fmt.Errorf("migration controller: %w", err)
 	}
 	return nil

@@ -10,8 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kvnet/kvnet/internal/annotations"
 	"github.com/kvnet/kvnet/internal/controller/pod"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 )
 
 // vmEchoRecorder passes every event on, and repeats each Warning about a
@@ -41,7 +41,7 @@ func (r *vmEchoRecorder) Eventf(regarding, related runtime.Object, eventtype, re
 
 // vmRef returns a reference to the VM of a launcher pod, or nil.
 func (r *vmEchoRecorder) vmRef(p *corev1.Pod) *corev1.ObjectReference {
-	name := p.Annotations[annotations.KubeVirtDomain]
+	name := kubevirt.VMName(p)
 	if name == "" {
 		return nil
 	}

@@ -11,23 +11,17 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/annotations"
-	podctl "github.com/kvnet/kvnet/internal/controller/pod"
-	"github.com/kvnet/kvnet/internal/controller/state"
 	"github.com/kvnet/kvnet/internal/ipam"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 )
-
-// KubeVirt's VM-name label on launcher pods.
-const labelVMName = "vm.kubevirt.io/name"
 
 // workload is what asks for addresses: a pod, or a VM/VMI standing for the
 // launcher pods it will get.
@@ -55,23 +49,16 @@ func (v *Validator) Pod(ctx context.Context, req admission.Request) admission.Re
 	if p.Spec.HostNetwork {
 		return admission.Allowed("host network")
 	}
-	if _, ok := p.Labels[annotations.KubeVirtMigrationJobUID]; ok {
+	if kubevirt.IsMigrationTarget(p) {
 		// The target launcher pod of a live migration shares its VM's
 		// addresses with the source pod (B19).
 		return admission.Allowed("KubeVirt migration target")
 	}
-	return v.check(ctx, &workload{kind: "pod", pod: p, port: podctl.DefaultPortName(p), vm: launcherVM(p)})
-}
-
-// launcherVM returns the VM of a KubeVirt launcher pod, "" for other pods.
-func launcherVM(p *corev1.Pod) string {
-	if vm := p.Annotations[annotations.KubeVirtDomain]; vm != "" {
-		return vm
+	w := &workload{kind: "pod", pod: p, port: addressing.PodPortName(p.Name, p.Namespace)}
+	if w.vm = kubevirt.VMName(p); w.vm != "" {
+		w.port = addressing.VMPortName(w.vm, p.Namespace)
 	}
-	if p.Labels[annotations.KubeVirtLauncherLabel] == "virt-launcher" {
-		return p.Labels[labelVMName]
-	}
-	return ""
+	return v.check(ctx, w)
 }
 
 // VM admits a KubeVirt VirtualMachine create or update, or the create of a
@@ -128,7 +115,7 @@ func (v *Validator) VM(ctx context.Context, req admission.Request) admission.Res
 		p.Annotations = map[string]string{}
 	}
 	p.Annotations[annotations.KubeVirtDomain] = name
-	return v.check(ctx, &workload{kind: req.Kind.Kind, pod: p, port: annotations.VMPortName(name, ns), vm: name})
+	return v.check(ctx, &workload{kind: req.Kind.Kind, pod: p, port: addressing.VMPortName(name, ns), vm: name})
 }
 
 func decodeUnstructured(raw []byte) (*unstructured.Unstructured, error) {
@@ -168,10 +155,10 @@ func (v *Validator) check(ctx context.Context, w *workload) admission.Response {
 	if err := v.Client.List(ctx, &vpcs); err != nil {
 		return failOpen(w, fmt.Errorf("list vpcs: %w", err))
 	}
-	nics, err := podctl.Plan(w.pod, w.port, podctl.Inputs{Subnets: subnets.Items, Pools: pools.Items,
+	nics, err := addressing.Plan(w.pod, w.port, addressing.Inputs{Subnets: subnets.Items, Pools: pools.Items,
 		DefaultSubnet: v.Options.DefaultSubnet, JoinSubnet: v.Options.JoinSubnet, Vpcs: vpcs.Items})
 	if err != nil {
-		if podctl.Transient(err) {
+		if addressing.Transient(err) {
 			// May resolve by itself (a subnet or pool created next): the
 			// controller waits for it and reports it as an event meanwhile.
 			return admission.Allowed("").WithWarnings(fmt.Sprintf("%s: %v", w, err))
@@ -208,15 +195,15 @@ func failOpen(w *workload, err error) admission.Response {
 // judged by the IPAM's own rules: syntax, inside the CIDR, not the gateway
 // in any textual form (B01), not a reserved address, one address per
 // family. Static addresses inside excludeIps are allowed (B06c).
-func dryRun(nic *podctl.NIC) error {
+func dryRun(nic *addressing.NIC) error {
 	r := nic.Request
 	if len(r.IPs) == 0 && r.MAC == "" && len(r.Candidates) == 0 {
 		return nil
 	}
-	key := func(base string) string { return podctl.Key(nic.Provider, base) }
+	key := func(base string) string { return addressing.Key(nic.Provider, base) }
 	try := func(annotation string, req ipam.Request) error {
 		m := ipam.New()
-		if _, err := m.AddOrUpdateSubnet(state.SubnetConfig(nic.Subnet)); err != nil {
+		if _, err := m.AddOrUpdateSubnet(addressing.SubnetConfig(nic.Subnet)); err != nil {
 			return nil // an invalid subnet is reported on the subnet and by the controller
 		}
 		req.Subnet, req.Owner = nic.Subnet.Name, "admission"
@@ -252,7 +239,7 @@ func (e *conflictError) Unwrap() error { return ipam.ErrConflict }
 // conflicts looks up the holders of the NIC's static addresses and MAC.
 // It returns warnings for holders on their way out, and a *conflictError
 // for a live one.
-func (v *Validator) conflicts(ctx context.Context, w *workload, nic *podctl.NIC) ([]string, error) {
+func (v *Validator) conflicts(ctx context.Context, w *workload, nic *addressing.NIC) ([]string, error) {
 	type want struct{ what, key string }
 	var wants []want
 	for _, e := range nic.Request.IPs {
@@ -291,83 +278,40 @@ func (v *Validator) conflicts(ctx context.Context, w *workload, nic *podctl.NIC)
 // liveHolder reports whether IP object h, holding an address or MAC the
 // NIC asks for, belongs to a live owner other than w. why explains a
 // holder that is not a conflict because it is on its way out.
-func (v *Validator) liveHolder(ctx context.Context, w *workload, nic *podctl.NIC, h *kubeovnv1.IP) (live bool, why string, err error) {
+func (v *Validator) liveHolder(ctx context.Context, w *workload, nic *addressing.NIC, h *kubeovnv1.IP) (live bool, why string, err error) {
 	if h.Name == nic.Port {
 		return false, "", nil // w itself (a pod re-created under its name)
 	}
 	ns := w.pod.Namespace
 	if w.vm != "" && h.Spec.Namespace == ns {
-		vmPort := annotations.VMPortName(w.vm, ns)
-		if h.Name == vmPort || strings.HasPrefix(h.Name, vmPort+".") || (h.Spec.PodType == state.PodTypeVM && h.Spec.PodName == w.vm) {
+		vmPort := addressing.VMPortName(w.vm, ns)
+		if h.Name == vmPort || strings.HasPrefix(h.Name, vmPort+".") || (h.Spec.PodType == kubeovnv1.PodTypeVM && h.Spec.PodName == w.vm) {
 			return false, "", nil // the VM's own kept address
+		}
+		if h.Spec.PodType == "" && h.Spec.PodName != "" {
+			holder := &corev1.Pod{}
+			err := v.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: h.Spec.PodName}, holder)
+			if err == nil && kubevirt.VMName(holder) == w.vm {
+				return false, "", nil // an earlier launcher pod of the same VM
+			}
 		}
 	}
 	switch h.Spec.PodType {
-	case "":
-		if h.Spec.Namespace == "" || h.Spec.PodName == "" {
-			return true, "", nil
+	case "", kubeovnv1.PodTypeVM:
+		if h.Spec.PodName == "" || h.Spec.Namespace == "" {
+			return true, "", nil // a reservation: it holds for good
 		}
-		holder := &corev1.Pod{}
-		err := v.Client.Get(ctx, client.ObjectKey{Namespace: h.Spec.Namespace, Name: h.Spec.PodName}, holder)
-		switch {
-		case apierrors.IsNotFound(err):
-			return false, "whose pod is gone", nil
-		case err != nil:
-			return false, "", fmt.Errorf("get pod %s/%s: %w", h.Spec.Namespace, h.Spec.PodName, err)
-		case !ownedBy(h, holder.UID):
-			return false, "whose pod was replaced", nil
-		case holder.DeletionTimestamp != nil:
-			return false, "whose pod is being deleted", nil
-		case w.vm != "" && holder.Namespace == ns && launcherVM(holder) == w.vm:
-			return false, "", nil // an earlier launcher pod of the same VM
+		got, err := v.liveness().IPHolder(ctx, h)
+		if err != nil {
+			return false, "", err
 		}
-		return true, "", nil
-	case state.PodTypeVM:
-		return v.liveVMHolder(ctx, h)
+		return got.State == kubevirt.HolderAlive, got.Why, nil
 	}
 	return true, "", nil // nodes and kinds this webhook does not know hold for good
 }
 
-// liveVMHolder judges the IP object of a VM's address: its owner is the
-// VirtualMachine (kept address) or, for a VMI without one, the
-// VirtualMachineInstance (owner references name which).
-func (v *Validator) liveVMHolder(ctx context.Context, h *kubeovnv1.IP) (bool, string, error) {
-	type owner struct {
-		kind, name string
-		uid        types.UID
-	}
-	var owners []owner
-	for _, r := range h.OwnerReferences {
-		if r.Kind == "VirtualMachine" || r.Kind == "VirtualMachineInstance" {
-			owners = append(owners, owner{r.Kind, r.Name, r.UID})
-		}
-	}
-	if len(owners) == 0 {
-		owners = []owner{{"VirtualMachine", h.Spec.PodName, ""}, {"VirtualMachineInstance", h.Spec.PodName, ""}}
-	}
-	for _, o := range owners {
-		obj := &metav1.PartialObjectMetadata{}
-		obj.SetGroupVersionKind(schema.GroupVersionKind{Group: "kubevirt.io", Version: "v1", Kind: o.kind})
-		err := v.APIReader.Get(ctx, client.ObjectKey{Namespace: h.Spec.Namespace, Name: o.name}, obj)
-		switch {
-		case apierrors.IsNotFound(err) || (err == nil && o.uid != "" && obj.UID != o.uid):
-			continue
-		case err != nil:
-			return false, "", fmt.Errorf("get %s %s/%s: %w", o.kind, h.Spec.Namespace, o.name, err)
-		case obj.DeletionTimestamp != nil:
-			return false, "whose " + o.kind + " is being deleted", nil
-		}
-		return true, "", nil
-	}
-	return false, "whose " + owners[0].kind + " is gone", nil
-}
-
-// ownedBy reports whether h's owner reference (if it has one) names uid.
-func ownedBy(h *kubeovnv1.IP, uid types.UID) bool {
-	for _, r := range h.OwnerReferences {
-		if r.Kind == "Pod" {
-			return r.UID == uid
-		}
-	}
-	return true
+// liveness is the one rule of who holds addresses (kubevirt.Liveness),
+// reading the manager's cache and confirming misses with the API server.
+func (v *Validator) liveness() *kubevirt.Liveness {
+	return &kubevirt.Liveness{Cache: v.Client, API: v.APIReader, KeepVMIP: v.Options.KeepVMIP}
 }

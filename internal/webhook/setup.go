@@ -23,6 +23,9 @@ type Options struct {
 	DefaultSubnet string
 	// JoinSubnet holds node addresses; pods may not use it.
 	JoinSubnet string
+	// KeepVMIP is the controller's --keep-vm-ip: whether a stopped VM
+	// still holds its addresses (kubevirt.Liveness).
+	KeepVMIP bool
 }
 
 // IndexIPByAddress indexes IP objects by "<subnet>/<address>" (canonical

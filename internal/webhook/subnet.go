@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
-	"github.com/kvnet/kvnet/internal/controller/state"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/ipam"
 	"github.com/kvnet/kvnet/internal/validation"
 )
@@ -246,7 +246,7 @@ func (v *Validator) IPPool(ctx context.Context, req admission.Request) admission
 	// The IPAM's own pool rules, against a throw-away IPAM holding the
 	// subnet and its other pools: inside the CIDR, no overlap with a pool.
 	m := ipam.New()
-	if _, err := m.AddOrUpdateSubnet(state.SubnetConfig(sn)); err != nil {
+	if _, err := m.AddOrUpdateSubnet(addressing.SubnetConfig(sn)); err != nil {
 		return admission.Allowed("").WithWarnings(fmt.Sprintf("subnet %q: %v", sn.Name, err))
 	}
 	for i := range pools.Items {

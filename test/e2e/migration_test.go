@@ -19,6 +19,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/annotations"
 	"github.com/kvnet/kvnet/internal/probe"
 	"github.com/kvnet/kvnet/internal/sandbox"
@@ -174,7 +175,7 @@ func TestLiveMigrationNoLoss(t *testing.T) {
 			}
 			vmi := waitVMIRunning(t, c, ns, vm.name)
 			addr := vmAddr(vmi)
-			port := annotations.VMPortName(vm.name, ns)
+			port := addressing.VMPortName(vm.name, ns)
 			waitBoundTo(t, port, vmi.Status.NodeName)
 			dst := netip.MustParseAddr(addr.ip)
 			for i := 1; i <= 3; i++ {
@@ -232,7 +233,7 @@ func TestFailedMigrationRollsBack(t *testing.T) {
 	if vmi.Status.NodeName != src || vmAddr(vmi) != addr {
 		t.Errorf("after rollback VM on %s with %+v, want %s with %+v", vmi.Status.NodeName, vmAddr(vmi), src, addr)
 	}
-	port := annotations.VMPortName("vm-f", ns)
+	port := addressing.VMPortName("vm-f", ns)
 	waitBoundTo(t, port, src)
 	if opts := nbctl(t, "--bare", "--columns=options", "find", "Logical_Switch_Port", "name="+port); strings.Contains(opts, "activation-strategy") {
 		t.Errorf("activation strategy left on the port after rollback: %s", opts)
@@ -307,7 +308,7 @@ func TestB20MigrationWithLateTargetScheduling(t *testing.T) {
 			t.Errorf("prober %s lost %d probes (at %v ms)", p, r.Lost, r.LostAt)
 		}
 	}
-	waitBoundTo(t, annotations.VMPortName("vm-b20", ns), "node-3")
+	waitBoundTo(t, addressing.VMPortName("vm-b20", ns), "node-3")
 }
 
 // B25: the gateway MAC a guest sees is the same on every node, so a migrated

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	kvnetv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/annotations"
 	"github.com/kvnet/kvnet/internal/sandbox"
 )
@@ -138,7 +139,7 @@ func TestPodStaticAddressPoolAndConflict(t *testing.T) {
 		if !strings.Contains(err.Error(), "10.16.0.200") || !strings.Contains(err.Error(), "already in use") {
 			t.Fatalf("conflicting pod refused without naming the address: %v", err)
 		}
-		if lspExists(t, annotations.PodPortName("dup", ns)) {
+		if lspExists(t, addressing.PodPortName("dup", ns)) {
 			t.Errorf("refused pod has a logical switch port")
 		}
 		return
@@ -160,7 +161,7 @@ func TestPodStaticAddressPoolAndConflict(t *testing.T) {
 	if err != nil {
 		t.Errorf("no Warning event naming 10.16.0.200 on the conflicting pod; events: %s", events)
 	}
-	if lspExists(t, annotations.PodPortName("dup", ns)) {
+	if lspExists(t, addressing.PodPortName("dup", ns)) {
 		t.Errorf("conflicting pod got a logical switch port")
 	}
 	p, _ := cs.CoreV1().Pods(ns).Get(ctx, "dup", metav1.GetOptions{})

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kvnetv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/annotations"
 )
 
@@ -108,7 +109,7 @@ func expectNoPod(t *testing.T, cs kubernetes.Interface, ns, name string) {
 	if _, err := cs.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("refused pod %s/%s exists (err %v)", ns, name, err)
 	}
-	if lspExists(t, annotations.PodPortName(name, ns)) {
+	if lspExists(t, addressing.PodPortName(name, ns)) {
 		t.Errorf("refused pod %s/%s has a logical switch port", ns, name)
 	}
 }
@@ -352,7 +353,7 @@ func TestValidationLaterConflictsAreReported(t *testing.T) {
 		Spec: kvnetv1.SubnetSpec{CIDRBlock: "10.82.0.0/24", Gateway: "10.82.0.1"}})
 	waitWarning(t, cs, ns, "Pod", "early", "IPIsGateway", "10.82.0.1")
 	waitWarning(t, cs, ns, "VirtualMachine", "vm-later", "IPIsGateway", "10.82.0.1")
-	if lspExists(t, annotations.PodPortName("early", ns)) {
+	if lspExists(t, addressing.PodPortName("early", ns)) {
 		t.Errorf("refused pod has a port")
 	}
 	if p, _ := cs.CoreV1().Pods(ns).Get(ctx, "early", metav1.GetOptions{}); p.Annotations[annotations.Allocated] == "true" {
@@ -426,7 +427,7 @@ func TestValidationStaticIPRace(t *testing.T) {
 	}
 	for _, name := range losers {
 		waitWarning(t, cs, ns, "Pod", name, "IPConflict", "10.83.0.50")
-		if lspExists(t, annotations.PodPortName(name, ns)) {
+		if lspExists(t, addressing.PodPortName(name, ns)) {
 			t.Errorf("loser %s has a port", name)
 		}
 	}

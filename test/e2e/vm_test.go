@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kvnetv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/annotations"
 	"github.com/kvnet/kvnet/internal/sandbox"
 )
@@ -275,7 +276,7 @@ func TestVMKeepsAddressForLife(t *testing.T) {
 	if err := c.Delete(ctx, &kubevirtv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vm-a"}}); err != nil {
 		t.Fatal(err)
 	}
-	waitIPGone(t, c, annotations.VMPortName("vm-a", ns))
+	waitIPGone(t, c, addressing.VMPortName("vm-a", ns))
 	waitUsage(t, func() float64 { return subnetUsage(t, c, "e2e-vmkeep") }, before-1)
 }
 
@@ -324,7 +325,7 @@ func TestVMDeleteRunningReleases(t *testing.T) {
 	if err := c.Delete(ctx, &kubevirtv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vm-d"}}); err != nil {
 		t.Fatal(err)
 	}
-	waitIPGone(t, c, annotations.VMPortName("vm-d", ns))
+	waitIPGone(t, c, addressing.VMPortName("vm-d", ns))
 	waitUsage(t, func() float64 { return subnetUsage(t, c, "e2e-vmdel") }, before-1)
 	if _, err := cs.CoreV1().Pods(ns).Create(ctx, pausePod("reuse", map[string]string{annotations.IPAddress: "10.74.0.4"}, ""), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/vishvananda/netlink"
 
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/agent/netconf"
 	"github.com/kvnet/kvnet/internal/agent/node"
 	"github.com/kvnet/kvnet/internal/agent/ovsport"
@@ -92,7 +93,7 @@ func (tb *testbed) buildTopology(t *testing.T) {
 func (tb *testbed) addPod(t *testing.T, name string, host int, labels map[string]string) {
 	ip := fmt.Sprintf("10.77.0.%d", host)
 	mac := fmt.Sprintf("0a:58:0a:4d:00:%02x", host)
-	port := annotations.PodPortName(name, "kvt")
+	port := addressing.PodPortName(name, "kvt")
 	tb.ovn.AddPort(t, "kvt-ls", port, mac, ip)
 	tb.pods.Set(&Pod{Namespace: "kvt", Name: name, Labels: labels, Annotations: map[string]string{
 		annotations.Allocated: "true", annotations.Routed: "true", annotations.IPAddress: ip,

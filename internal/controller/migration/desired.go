@@ -7,7 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
-	"github.com/kvnet/kvnet/internal/controller/kubevirt"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 )
 
 // Port options kvnet derives for a VM's ports (OVN Logical_Switch_Port options).

@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	libovsdb "github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+	corev1 "k8s.io/api/core/v1"
 
-	"github.com/kvnet/kvnet/internal/controller/kubevirt"
+	"github.com/kvnet/kvnet/internal/addressing"
+	"github.com/kvnet/kvnet/internal/annotations"
 	"github.com/kvnet/kvnet/internal/controller/metrics"
-	"github.com/kvnet/kvnet/internal/controller/state"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 	"github.com/kvnet/kvnet/internal/ovn/nbdb"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 )
@@ -140,41 +143,26 @@ func (p *Placer) CurrentOptions(primary string, ports []nbdb.LogicalSwitchPort) 
 	return nil
 }
 
-// Ports lists the NB ports the VM namespace/name owns, by name.
+// Ports lists the NB ports the VM namespace/name owns (owner index), by name.
 func (p *Placer) Ports(namespace, name string) ([]nbdb.LogicalSwitchPort, error) {
-	all, err := ops.OwnedLogicalSwitchPorts(p.NB, ops.OwnerKindVM)
+	out, err := ops.OwnedBy[nbdb.LogicalSwitchPort](p.NB, ops.Owner{Kind: ops.OwnerKindVM, Key: addressing.VMOwnerKey(namespace, name)})
 	if err != nil {
 		return nil, err
 	}
-	key := namespace + "/" + name
-	var out []nbdb.LogicalSwitchPort
-	for _, lsp := range all {
-		if lsp.ExternalIDs[ops.KeyOwner] == key {
-			out = append(out, lsp)
-		}
-	}
-	slices.SortFunc(out, func(a, b nbdb.LogicalSwitchPort) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b nbdb.LogicalSwitchPort) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
 // Apply writes the binding of the VM namespace/name (objs as read) on the
 // ports it already has, in one transaction, and returns the binding and
 // how soon to look again. A VM without ports is left to the pod reconciler.
-func (p *Placer) Apply(ctx context.Context, namespace, name, primary string, objs *kubevirt.Objects) (Binding, time.Duration, error) {
+func (p *Placer) Apply(ctx context.Context, namespace, name string, objs *kubevirt.Objects) (Binding, time.Duration, error) {
 	b := Desired(Inputs{VMI: objs.VMI, Migrations: objs.Migrations, Pods: objs.Pods, Mode: p.Mode})
 	ports, err := p.Ports(namespace, name)
 	if err != nil || len(ports) == 0 {
 		return b, 0, err
 	}
-	opts, retry := p.Options(state.VMKey(namespace, name), b, p.CurrentOptions(primary, ports))
+	opts, retry := p.Options(addressing.VMKey(namespace, name), b, p.CurrentOptions(addressing.VMPortName(name, namespace), ports))
 	var batch []ovsdb.Operation
 	for i := range ports {
 		o, err := ops.SetLogicalSwitchPortOptions(p.NB, ports[i].Name, opts)
@@ -193,6 +181,49 @@ func (p *Placer) Apply(ctx context.Context, namespace, name, primary string, obj
 		return b, 0, fmt.Errorf("place ports of vm %s/%s: %w", namespace, name, err)
 	}
 	return b, retry, nil
+}
+
+// unplacedRetry is how soon a scheduled launcher pod whose port is not
+// placed on its node yet is looked at again (the migration object may lag
+// in the cache, or a benchmark delay holds the change back).
+const unplacedRetry = 200 * time.Millisecond
+
+// Placement is where a launcher pod's VM ports are to be bound and whether
+// the pod may use them.
+type Placement struct {
+	// Options are the ports' options (requested-chassis, activation-strategy).
+	Options map[string]string
+	// Route: the pod may be routed (its port is requested on its node, so
+	// the agent's wait for ovn-installed succeeds there).
+	Route bool
+	// Annotations are added to the pod with the routed ones.
+	Annotations map[string]string
+	// RequeueAfter asks for another look (0: none).
+	RequeueAfter time.Duration
+}
+
+// PlaceLauncher computes the binding of the VM's ports for launcher pod p
+// (vm: the VM's objects, p among its Pods), as the migration reconciler
+// does, and lets p be routed only once its port is requested on p's node.
+func (p *Placer) PlaceLauncher(pod *corev1.Pod, vm *kubevirt.Objects) (Placement, error) {
+	ns, name := pod.Namespace, vm.VMI.Name
+	b := Desired(Inputs{VMI: vm.VMI, Migrations: vm.Migrations, Pods: vm.Pods, Mode: p.Mode})
+	ports, err := p.Ports(ns, name)
+	if err != nil {
+		return Placement{}, err
+	}
+	opts, retry := p.Options(addressing.VMKey(ns, name), b, p.CurrentOptions(addressing.VMPortName(name, ns), ports))
+	node := pod.Spec.NodeName
+	pl := Placement{Options: opts, Route: node != "" && slices.Contains(ChassisOf(opts), node), RequeueAfter: retry}
+	if p.Mode == Naive && node != "" && b.Migration != "" && kubevirt.MigrationUID(pod) == b.Migration && b.Target == node {
+		// Naive hand-over: the port stays on the source until the
+		// migration succeeds, so the target never sees ovn-installed.
+		pl.Route, pl.Annotations = true, map[string]string{annotations.SkipOVNInstalled: "true"}
+	}
+	if !pl.Route && node != "" && (pl.RequeueAfter == 0 || pl.RequeueAfter > unplacedRetry) {
+		pl.RequeueAfter = unplacedRetry
+	}
+	return pl, nil
 }
 
 func nonNil(m map[string]string) map[string]string {

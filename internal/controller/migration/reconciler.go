@@ -15,9 +15,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/kvnet/kvnet/internal/annotations"
-	"github.com/kvnet/kvnet/internal/controller/kubevirt"
+	"github.com/kvnet/kvnet/internal/addressing"
+	"github.com/kvnet/kvnet/internal/controller/nbresync"
 	"github.com/kvnet/kvnet/internal/controller/state"
+	"github.com/kvnet/kvnet/internal/kubevirt"
+	"github.com/kvnet/kvnet/internal/ovn/ops"
 )
 
 // Reconciler keeps the binding of one VM's ports (request key: the VM's
@@ -26,6 +28,8 @@ type Reconciler struct {
 	Client client.Client
 	Store  *state.Store
 	Placer *Placer
+	// Resync, when set, re-queues objects whose NB rows vanished.
+	Resync *nbresync.Resyncer
 }
 
 // Reconcile applies the VM's binding to the ports it has.
@@ -33,12 +37,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Store.WaitReady(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
-	defer r.Store.Lock(state.VMKey(req.Namespace, req.Name))()
+	defer r.Store.Lock(addressing.VMKey(req.Namespace, req.Name))()
 	objs, err := kubevirt.Read(ctx, r.Client, req.Namespace, req.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	b, retry, err := r.Placer.Apply(ctx, req.Namespace, req.Name, annotations.VMPortName(req.Name, req.Namespace), objs)
+	b, retry, err := r.Placer.Apply(ctx, req.Namespace, req.Name, objs)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -52,13 +56,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // SetupWithManager registers the reconciler: migrations, VMIs and
 // launcher pods all map to their VM's key.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("vm-placement").
 		Watches(&kubevirtv1.VirtualMachineInstanceMigration{}, handler.EnqueueRequestsFromMapFunc(migrationToVM)).
 		Watches(&kubevirtv1.VirtualMachineInstance{}, &handler.EnqueueRequestForObject{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(launcherToVM), builder.WithPredicates(launcherChanges)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
-		Complete(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
+	if r.Resync != nil {
+		// A VM's port vanished from NB: the pod reconciler writes it again
+		// from the launcher pods; this one places it (request key: the VM).
+		b = b.WatchesRawSource(r.Resync.Source("vm-placement", nbresync.Feed{
+			List: func() client.ObjectList { return &kubevirtv1.VirtualMachineInstanceList{} },
+			Owners: map[string]func(context.Context, string) []client.Object{
+				ops.OwnerKindVM: nbresync.Named(func() client.Object { return &kubevirtv1.VirtualMachineInstance{} }, true)},
+		}))
+	}
+	return b.Complete(r)
 }
 
 func migrationToVM(_ context.Context, o client.Object) []reconcile.Request {

@@ -2,7 +2,7 @@ package nbresync
 
 import (
 	"context"
-	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -11,16 +11,11 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	libovsdb "github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
-	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
@@ -28,18 +23,26 @@ import (
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 )
 
-// Controller names (as registered with Named) this package feeds, with the
-// list type whose items are their keys.
-var lists = map[string]func() client.ObjectList{
-	"pod":          func() client.ObjectList { return &corev1.PodList{} },
-	"subnet":       func() client.ObjectList { return &kubeovnv1.SubnetList{} },
-	"vpc":          func() client.ObjectList { return &kubeovnv1.VpcList{} },
-	"node":         func() client.ObjectList { return &corev1.NodeList{} },
-	"vm-placement": func() client.ObjectList { return &kubevirtv1.VirtualMachineInstanceList{} },
+// Feed is what one controller asks of NB resync.
+type Feed struct {
+	// List returns an empty list of the objects a full resync enqueues
+	// (the kind the controller reconciles).
+	List func() client.ObjectList
+	// Owners maps the owner kind of a deleted kvnet row (ops.OwnerKind*)
+	// to the objects whose reconcile writes it again; kinds not listed
+	// enqueue nothing.
+	Owners map[string]func(ctx context.Context, key string) []client.Object
 }
 
-// Resyncer is a leader-only runnable. Create it, pass Manager(mgr) to the
-// controllers' SetupWithManager, and add it to the manager.
+type feed struct {
+	Feed
+	name string
+	ch   chan event.GenericEvent
+}
+
+// Resyncer is a leader-only runnable. Each controller that writes NB rows
+// adds Source(...) to its watches in its own SetupWithManager; add the
+// Resyncer to the manager.
 type Resyncer struct {
 	NB     libovsdb.Client
 	Client client.Reader // the manager's cache
@@ -50,56 +53,43 @@ type Resyncer struct {
 	MinGap time.Duration
 
 	mu    sync.Mutex
-	chans map[string]chan event.GenericEvent
+	feeds []*feed
 	owner chan ops.Owner // owners of deleted rows, from the cache handler
 
 	fullResyncs int
 }
 
-// Manager wraps mgr so that every controller added through it with one of
-// the names this package knows gets a channel source for resync events.
-func (r *Resyncer) Manager(mgr manager.Manager) manager.Manager {
-	return hooked{Manager: mgr, r: r}
+// Source returns the event source of the controller named name (for logs)
+// that f describes: GenericEvents for the objects to reconcile again when
+// NB lost rows. Pass it to the controller's builder (WatchesRawSource).
+// A nil Resyncer returns nil.
+func (r *Resyncer) Source(name string, f Feed) source.Source {
+	ch := make(chan event.GenericEvent, 1024)
+	r.mu.Lock()
+	r.feeds = append(r.feeds, &feed{Feed: f, name: name, ch: ch})
+	r.mu.Unlock()
+	return source.Channel(ch, &handler.EnqueueRequestForObject{})
 }
 
-type hooked struct {
-	manager.Manager
-	r *Resyncer
-}
-
-func (h hooked) Add(run manager.Runnable) error {
-	if c, ok := run.(controller.Controller); ok {
-		if name := controllerName(c); lists[name] != nil {
-			ch := make(chan event.GenericEvent, 1024)
-			if err := c.Watch(source.Channel(ch, &handler.EnqueueRequestForObject{})); err != nil {
-				return err
+// Named returns a Feed whose owner kind maps to the object of that name:
+// the usual case, a row owned by the object the controller reconciles.
+// newObj returns an empty object of the controller's kind; namespaced
+// owner keys are "<namespace>/<name>".
+func Named(newObj func() client.Object, namespaced bool) func(ctx context.Context, key string) []client.Object {
+	return func(_ context.Context, key string) []client.Object {
+		o := newObj()
+		if namespaced {
+			ns, name, ok := strings.Cut(key, "/")
+			if !ok {
+				return nil
 			}
-			h.r.mu.Lock()
-			if h.r.chans == nil {
-				h.r.chans = map[string]chan event.GenericEvent{}
-			}
-			h.r.chans[name] = ch
-			h.r.mu.Unlock()
+			o.SetNamespace(ns)
+			o.SetName(name)
+		} else {
+			o.SetName(key)
 		}
+		return []client.Object{o}
 	}
-	return h.Manager.Add(run)
-}
-
-// controllerName reads the Name of controller-runtime's controller (it has
-// no accessor).
-func controllerName(c controller.Controller) string {
-	v := reflect.ValueOf(c)
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return ""
-	}
-	f := v.FieldByName("Name")
-	if !f.IsValid() || f.Kind() != reflect.String {
-		return ""
-	}
-	return f.String()
 }
 
 // NeedLeaderElection: only the leader reconciles.
@@ -122,12 +112,6 @@ func (r *Resyncer) Start(ctx context.Context) error {
 		gap = 2 * time.Second
 	}
 	r.owner = make(chan ops.Owner, 8192)
-	r.mu.Lock()
-	hooked := len(r.chans)
-	r.mu.Unlock()
-	if hooked == 0 {
-		r.Log.Error(nil, "no controller hooked (controller-runtime changed?): NB is restored only on object events")
-	}
 	r.NB.Cache().AddEventHandler(&cache.EventHandlerFuncs{DeleteFunc: r.onDelete})
 	connTick := time.NewTicker(100 * time.Millisecond)
 	defer connTick.Stop()
@@ -197,68 +181,49 @@ func externalIDs(m model.Model) map[string]string {
 	return nil
 }
 
-// enqueueOwner has the owner of a deleted row reconciled. A VM's port is
-// made from its launcher pods and placed by vm-placement.
+// enqueueOwner has the owner of a deleted row reconciled by every
+// controller whose feed knows its kind.
 func (r *Resyncer) enqueueOwner(ctx context.Context, o ops.Owner) {
-	ns, name, namespaced := strings.Cut(o.Key, "/")
-	switch o.Kind {
-	case ops.OwnerKindPod:
-		if namespaced {
-			r.send(ctx, "pod", &corev1.Pod{ObjectMeta: objMeta(ns, name)})
+	for _, f := range r.feedList() {
+		objs := f.Owners[o.Kind]
+		if objs == nil {
+			continue
 		}
-	case ops.OwnerKindVM:
-		if !namespaced {
-			return
+		for _, obj := range objs(ctx, o.Key) {
+			send(ctx, f.ch, obj)
 		}
-		var pods corev1.PodList
-		if err := r.Client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"vm.kubevirt.io/name": name}); err == nil {
-			for i := range pods.Items {
-				r.send(ctx, "pod", &pods.Items[i])
-			}
-		}
-		r.send(ctx, "vm-placement", &kubevirtv1.VirtualMachineInstance{ObjectMeta: objMeta(ns, name)})
-	case ops.OwnerKindSubnet:
-		r.send(ctx, "subnet", &kubeovnv1.Subnet{ObjectMeta: objMeta("", o.Key)})
-	case ops.OwnerKindVpc:
-		r.send(ctx, "vpc", &kubeovnv1.Vpc{ObjectMeta: objMeta("", o.Key)})
-	case ops.OwnerKindNode:
-		r.send(ctx, "node", &corev1.Node{ObjectMeta: objMeta("", o.Key)})
 	}
 }
 
-func (r *Resyncer) send(ctx context.Context, name string, obj client.Object) {
+func (r *Resyncer) feedList() []*feed {
 	r.mu.Lock()
-	ch := r.chans[name]
-	r.mu.Unlock()
-	if ch == nil {
-		return
-	}
+	defer r.mu.Unlock()
+	return slices.Clone(r.feeds)
+}
+
+func send(ctx context.Context, ch chan<- event.GenericEvent, obj client.Object) {
 	select {
 	case ch <- event.GenericEvent{Object: obj}:
 	case <-ctx.Done():
 	}
 }
 
-// fullResync enqueues every object of every hooked controller.
+// fullResync enqueues every object of every feed.
 func (r *Resyncer) fullResync(ctx context.Context) {
 	start := time.Now()
 	r.mu.Lock()
 	r.fullResyncs++
-	names := make([]string, 0, len(r.chans))
-	for n := range r.chans {
-		names = append(names, n)
-	}
 	r.mu.Unlock()
 	total := 0
-	for _, n := range names {
-		l := lists[n]()
+	for _, f := range r.feedList() {
+		l := f.List()
 		if err := r.Client.List(ctx, l); err != nil {
-			r.Log.Error(err, "resync: list", "controller", n)
+			r.Log.Error(err, "resync: list", "controller", f.name)
 			continue
 		}
 		_ = apimeta.EachListItem(l, func(o runtime.Object) error {
 			if co, ok := o.(client.Object); ok {
-				r.send(ctx, n, co)
+				send(ctx, f.ch, co)
 				total++
 			}
 			return nil
@@ -306,4 +271,17 @@ func (r *Resyncer) missing(ctx context.Context) string {
 	return ""
 }
 
-func objMeta(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
+// Own is the Feed of a controller whose objects own rows of one owner
+// kind (ops.OwnerKind*): cluster-scoped objects keyed by name.
+func Own[T any, PT interface {
+	*T
+	client.Object
+}, L any, PL interface {
+	*L
+	client.ObjectList
+}](kind string) Feed {
+	return Feed{
+		List:   func() client.ObjectList { return PL(new(L)) },
+		Owners: map[string]func(context.Context, string) []client.Object{kind: Named(func() client.Object { return PT(new(T)) }, false)},
+	}
+}

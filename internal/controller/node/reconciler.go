@@ -20,9 +20,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/annotations"
 	"github.com/kvnet/kvnet/internal/controller/metrics"
-	"github.com/kvnet/kvnet/internal/controller/pod"
+	"github.com/kvnet/kvnet/internal/controller/nbresync"
 	"github.com/kvnet/kvnet/internal/controller/state"
 	"github.com/kvnet/kvnet/internal/ipam"
 	"github.com/kvnet/kvnet/internal/ovn/nbdb"
@@ -30,14 +31,13 @@ import (
 	"github.com/kvnet/kvnet/internal/validation"
 )
 
-// PodTypeNode marks IP objects of nodes.
-const PodTypeNode = "Node"
-
 // Reconciler reconciles one Node.
 type Reconciler struct {
-	Client     client.Client
-	NB         libovsdb.Client
-	Store      *state.Store
+	Client client.Client
+	NB     libovsdb.Client
+	Store  *state.Store
+	// Resync, when set, re-queues objects whose NB rows vanished.
+	Resync     *nbresync.Resyncer
 	JoinSubnet string
 }
 
@@ -45,21 +45,21 @@ type Reconciler struct {
 func DesiredIP(n *corev1.Node, subnet string, a ipam.Allocation) *kubeovnv1.IP {
 	ip := &kubeovnv1.IP{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:   annotations.NodePortName(n.Name),
-			Labels: map[string]string{"ovn.kubernetes.io/subnet": subnet},
+			Name:   addressing.NodePortName(n.Name),
+			Labels: map[string]string{addressing.SubnetLabel: subnet},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: "v1", Kind: "Node", Name: n.Name, UID: n.UID, BlockOwnerDeletion: ptr.To(false),
 			}},
 		},
-		Spec: pod.AllocationSpec(subnet, a),
+		Spec: addressing.AllocationSpec(subnet, a),
 	}
-	ip.Spec.PodName, ip.Spec.NodeName, ip.Spec.PodType = n.Name, n.Name, PodTypeNode
+	ip.Spec.PodName, ip.Spec.NodeName, ip.Spec.PodType = n.Name, n.Name, kubeovnv1.PodTypeNode
 	return ip
 }
 
 // DesiredPort is the node's join port.
 func DesiredPort(name, subnet string, a ipam.Allocation) *nbdb.LogicalSwitchPort {
-	return pod.PortRow(annotations.NodePortName(name), ops.Owner{Kind: ops.OwnerKindNode, Key: name}, subnet, a, nil)
+	return addressing.PortRow(addressing.NodePortName(name), ops.Owner{Kind: ops.OwnerKindNode, Key: name}, subnet, a, nil)
 }
 
 // Reconcile allocates, records and programs a node's join port, or removes it.
@@ -82,7 +82,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil // the subnet reconciler reports it
 	}
-	port := annotations.NodePortName(n.Name)
+	port := addressing.NodePortName(n.Name)
 	a, err := r.Store.IPAM.Allocate(ipam.Request{Subnet: r.JoinSubnet, Owner: port, IPs: nonEmpty(n.Annotations[annotations.IPAddress]), MAC: n.Annotations[annotations.MACAddress]})
 	if errors.Is(err, ipam.ErrNoSuchSubnet) {
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
@@ -106,7 +106,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("join port of node %q: %w", n.Name, err)
 	}
-	return ctrl.Result{}, r.annotate(ctx, &n, pod.AllocationAnnotations(pod.ProviderOVN, r.JoinSubnet, port, network, a, true))
+	return ctrl.Result{}, r.annotate(ctx, &n, addressing.AllocationAnnotations(addressing.ProviderOVN, r.JoinSubnet, port, network, a, true))
 }
 
 func nonEmpty(s string) []string {
@@ -158,7 +158,7 @@ func (r *Reconciler) annotate(ctx context.Context, n *corev1.Node, want map[stri
 
 // Release removes a node's join port, address and IP object.
 func Release(ctx context.Context, c client.Client, nb libovsdb.Client, st *state.Store, joinSubnet, name string) error {
-	port := annotations.NodePortName(name)
+	port := addressing.NodePortName(name)
 	del, err := ops.DeleteLogicalSwitchPorts(nb, port)
 	if err != nil {
 		return err
@@ -174,21 +174,21 @@ func Release(ctx context.Context, c client.Client, nb libovsdb.Client, st *state
 			return fmt.Errorf("delete ip %q: %w", port, err)
 		}
 	}
-	if _, held := st.IPAM.Lookup(subnet, port); held {
-		st.IPAM.Release(subnet, port)
-		metrics.Releases.WithLabelValues(subnet).Inc()
-	}
+	st.Release(name, port, subnet) // nodes' holdings are not tracked: name is no tracked key
 	return nil
 }
 
 // SetupWithManager registers the reconciler.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).Named("node").
+	b := ctrl.NewControllerManagedBy(mgr).Named("node").
 		For(&corev1.Node{}, builder.WithPredicates(predicate.Funcs{
 			// Heartbeats change status only; kvnet reads annotations.
 			UpdateFunc: func(e event.UpdateEvent) bool {
 				return !maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()) || e.ObjectOld.GetUID() != e.ObjectNew.GetUID()
 			},
-		})).
-		Complete(r)
+		}))
+	if r.Resync != nil {
+		b = b.WatchesRawSource(r.Resync.Source("node", nbresync.Own[corev1.Node, *corev1.Node, corev1.NodeList](ops.OwnerKindNode)))
+	}
+	return b.Complete(r)
 }

@@ -3,18 +3,14 @@ package pod
 import (
 	"context"
 	"fmt"
-	"net/netip"
-	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
-	"github.com/kvnet/kvnet/internal/ipam"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
-	"github.com/kvnet/kvnet/internal/validation"
 )
 
 // applyHeld reconciles the owner's existing holdings with the planned NICs
@@ -22,13 +18,13 @@ import (
 // again gives up holdings its new request no longer matches (another static
 // address, MAC or subnet, or a NIC it no longer has); another launcher pod
 // of a running VM gets exactly what the VM holds.
-func (r *Reconciler) applyHeld(ctx context.Context, pod *corev1.Pod, id *Identity, nics []NIC, in Inputs) ([]NIC, error) {
-	if id.Held == HeldAsRequested {
+func (r *Reconciler) applyHeld(ctx context.Context, pod *corev1.Pod, h *addressing.Holder, nics []addressing.NIC, in addressing.Inputs) ([]addressing.NIC, error) {
+	if h.Held == addressing.HeldAsRequested {
 		return nics, nil
 	}
-	tracked := r.Store.Tracked(id.Key)
-	if id.Held == HeldReleased {
-		if err := r.dropUnplanned(ctx, id, nics, tracked); err != nil {
+	tracked := r.Store.Tracked(h.Key)
+	if h.Held == addressing.HeldReleased {
+		if err := r.dropUnplanned(ctx, h, nics, tracked); err != nil {
 			return nil, err
 		}
 	}
@@ -39,11 +35,11 @@ func (r *Reconciler) applyHeld(ctx context.Context, pod *corev1.Pod, id *Identit
 			continue
 		}
 		held, ok := r.Store.IPAM.Lookup(subnet, nic.Request.Owner)
-		if !ok || matches(nic, subnet, held) {
+		if !ok || addressing.Matches(nic, subnet, held) {
 			continue
 		}
-		if id.Held == HeldPinned {
-			pinned, err := pin(*nic, subnet, held, in)
+		if h.Held == addressing.HeldPinned {
+			pinned, err := addressing.Pin(*nic, subnet, held, in)
 			if err != nil {
 				return nil, err
 			}
@@ -53,8 +49,7 @@ func (r *Reconciler) applyHeld(ctx context.Context, pod *corev1.Pod, id *Identit
 		if nic.Request.MAC == "" && subnet == nic.Subnet.Name {
 			nic.Request.MAC = held.MAC // a new address for the same NIC, not a new NIC
 		}
-		r.Store.IPAM.Release(subnet, nic.Request.Owner)
-		r.Store.UsageChanged(subnet)
+		r.Store.Release(h.Key, nic.Request.Owner, subnet)
 		log.FromContext(ctx).Info("released the address the request no longer matches", "owner", nic.Request.Owner,
 			"subnet", subnet, "address", held.IPString(), "mac", held.MAC, "wantSubnet", nic.Subnet.Name, "wantIPs", nic.Request.IPs)
 		r.Recorder.Eventf(pod, nil, corev1.EventTypeNormal, "AddressChanged", "AllocateIP",
@@ -63,46 +58,10 @@ func (r *Reconciler) applyHeld(ctx context.Context, pod *corev1.Pod, id *Identit
 	return nics, nil
 }
 
-// matches reports whether the holding in subnet satisfies nic's request.
-func matches(nic *NIC, subnet string, held ipam.Allocation) bool {
-	if subnet != nic.Subnet.Name {
-		return false
-	}
-	if mac := nic.Request.MAC; mac != "" && !strings.EqualFold(mac, held.MAC) {
-		return false
-	}
-	for _, s := range nic.Request.IPs {
-		for _, part := range strings.Split(s, ",") {
-			a, err := netip.ParseAddr(strings.TrimSpace(part))
-			if err != nil || !slices.Contains(held.IPs, a.Unmap()) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// pin turns nic into a request for exactly what is held.
-func pin(nic NIC, subnet string, held ipam.Allocation, in Inputs) (NIC, error) {
-	if subnet != nic.Subnet.Name {
-		sn := findSubnet(in.Subnets, subnet)
-		if sn == nil {
-			return NIC{}, planErr("SubnetNotFound", true, "subnet %q holding %s does not exist", subnet, nic.Request.Owner)
-		}
-		network, err := validation.ParseNetwork(&sn.Spec)
-		if err != nil {
-			return NIC{}, planErr("SubnetNotReady", true, "subnet %q is invalid: %w", sn.Name, err)
-		}
-		nic.Subnet, nic.Network = sn, network
-	}
-	nic.Request = ipam.Request{Subnet: subnet, Owner: nic.Request.Owner, IPs: []string{held.IPString()}, MAC: held.MAC}
-	return nic, nil
-}
-
 // dropUnplanned releases the holdings, ports and IP objects of the
 // owner's NICs that the plan no longer has (an attachment removed from a
 // VM's template).
-func (r *Reconciler) dropUnplanned(ctx context.Context, id *Identity, nics []NIC, tracked map[string]string) error {
+func (r *Reconciler) dropUnplanned(ctx context.Context, h *addressing.Holder, nics []addressing.NIC, tracked map[string]string) error {
 	planned := map[string]bool{}
 	for i := range nics {
 		planned[nics[i].Request.Owner] = true
@@ -124,9 +83,7 @@ func (r *Reconciler) dropUnplanned(ctx context.Context, id *Identity, nics []NIC
 		return fmt.Errorf("delete ports of dropped NICs: %w", err)
 	}
 	for _, owner := range gone {
-		r.Store.IPAM.Release(tracked[owner], owner)
-		r.Store.UntrackOwner(id.Key, owner)
-		r.Store.UsageChanged(tracked[owner])
+		r.Store.Release(h.Key, owner, tracked[owner])
 		ip := &kubeovnv1.IP{}
 		ip.Name = owner
 		if err := client.IgnoreNotFound(r.Client.Delete(ctx, ip)); err != nil {

@@ -20,7 +20,6 @@ type waiters struct {
 }
 
 // waitReasons are the plan failures a subnet or pool event can end.
-var waitReasons = map[string]bool{"SubnetNotFound": true, "SubnetNotReady": true, "IPPoolNotReady": true}
 
 func (w *waiters) add(k types.NamespacedName) {
 	w.mu.Lock()

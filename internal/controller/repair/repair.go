@@ -18,6 +18,8 @@ import (
 	"github.com/kvnet/kvnet/internal/controller/node"
 	"github.com/kvnet/kvnet/internal/controller/pod"
 	"github.com/kvnet/kvnet/internal/controller/state"
+	"github.com/kvnet/kvnet/internal/controller/vm"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 )
 
@@ -30,17 +32,12 @@ type Repairer struct {
 	Store     *state.Store
 	Interval  time.Duration
 	Log       logr.Logger
-	// VMs decides and releases VM-owned IP objects and ports; nil leaves
-	// them alone (KubeVirt not installed).
-	VMs VMs
-}
-
-// VMs is how the repair pass treats VM keys ("<namespace>/<vm>"): their IP
-// objects and ports are live while the VM keeps its addresses, whatever
-// phase its launcher pods are in (B09, B14).
-type VMs interface {
-	Alive(ctx context.Context, namespace, name string) (bool, error)
-	ReleaseIfGone(ctx context.Context, namespace, name string) (bool, error)
+	// Liveness judges the holders IP objects name.
+	Liveness *kubevirt.Liveness
+	// VMs releases VM-owned IP objects and ports once the VM is gone,
+	// whatever phase its launcher pods are in (B09, B14); nil leaves them
+	// alone (KubeVirt not installed).
+	VMs *vm.Releaser
 }
 
 // NeedLeaderElection: only the leader deletes.
@@ -77,9 +74,10 @@ func (r *Repairer) Pass(ctx context.Context) error {
 	return r.collectNB(ctx)
 }
 
-// collectIPs releases the owners of IP objects whose pod or node is gone:
-// ports, addresses and records, through the same path as a deletion seen
-// live (pod.Release, node.Release).
+// collectIPs releases the holders of IP objects that are gone (pods,
+// nodes and VMs, by kubevirt.Liveness): ports, addresses and records,
+// through the same path as a deletion seen live (pod.Release,
+// node.Release, vm.Releaser).
 func (r *Repairer) collectIPs(ctx context.Context) error {
 	var ips kubeovnv1.IPList
 	if err := r.Client.List(ctx, &ips); err != nil {
@@ -88,35 +86,38 @@ func (r *Repairer) collectIPs(ctx context.Context) error {
 	done := map[string]bool{}
 	for i := range ips.Items {
 		ip := &ips.Items[i]
-		kind, key := ipOwner(ip)
-		if kind == "" || done[kind+"/"+key] {
-			continue // not a kind this pass knows, or handled
+		s := &ip.Spec
+		id := s.PodType + "/" + s.Namespace + "/" + s.PodName
+		if s.PodName == "" || done[id] {
+			continue // names no holder (a reservation), or handled
 		}
-		if kind == ops.OwnerKindVM {
-			done[kind+"/"+key] = true
-			if err := r.releaseVM(ctx, key); err != nil {
+		done[id] = true
+		if s.PodType == kubeovnv1.PodTypeVM {
+			if err := r.releaseVM(ctx, s.Namespace+"/"+s.PodName); err != nil {
 				return err
 			}
 			continue
 		}
-		gone, err := r.ownerGone(ctx, kind, key)
+		if s.PodType != "" && s.PodType != kubeovnv1.PodTypeNode {
+			continue // a kind this pass does not know
+		}
+		h, err := r.Liveness.IPHolder(ctx, ip)
 		if err != nil {
 			return err
 		}
-		if !gone {
+		if h.State != kubevirt.HolderGone {
 			continue
 		}
-		done[kind+"/"+key] = true
-		if kind == ops.OwnerKindNode {
-			err = node.Release(ctx, r.Client, r.NB, r.Store, ip.Spec.Subnet, key)
+		if s.PodType == kubeovnv1.PodTypeNode {
+			err = node.Release(ctx, r.Client, r.NB, r.Store, s.Subnet, s.PodName)
 		} else {
-			err = pod.Release(ctx, r.Client, r.NB, r.Store, key)
+			_, err = pod.Release(ctx, r.Client, r.NB, r.Store, ops.OwnerKindPod, s.Namespace, s.PodName)
 		}
 		if err != nil {
 			return err
 		}
 		metrics.RepairDeletions.WithLabelValues("ip").Inc()
-		r.Log.Info("released addresses of a vanished owner", "kind", kind, "owner", key, "ip", ip.Name, "address", ip.Spec.IPAddress)
+		r.Log.Info("released addresses of a vanished owner", "ip", ip.Name, "holder", id, "address", s.IPAddress, "why", h.Why)
 	}
 	return nil
 }
@@ -133,18 +134,6 @@ func (r *Repairer) releaseVM(ctx context.Context, key string) error {
 		r.Log.Info("released the addresses of a deleted VM", "vm", key)
 	}
 	return err
-}
-
-func ipOwner(ip *kubeovnv1.IP) (kind, key string) {
-	switch {
-	case ip.Spec.PodType == state.PodTypeVM && ip.Spec.Namespace != "" && ip.Spec.PodName != "":
-		return ops.OwnerKindVM, ip.Spec.Namespace + "/" + ip.Spec.PodName
-	case ip.Spec.PodType == node.PodTypeNode:
-		return ops.OwnerKindNode, ip.Spec.PodName
-	case ip.Spec.PodType == "" && ip.Spec.Namespace != "" && ip.Spec.PodName != "":
-		return ops.OwnerKindPod, ip.Spec.Namespace + "/" + ip.Spec.PodName
-	}
-	return "", ""
 }
 
 // collectNB deletes, in one transaction, kvnet rows whose owner is gone.

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/validation"
 )
 
@@ -58,7 +59,7 @@ func Rebuild(ctx context.Context, st *Store, r client.Reader, log logr.Logger) (
 			log.Info("skipping invalid subnet", "subnet", sn.Name, "error", err.Error())
 			continue
 		}
-		if _, err := st.IPAM.AddOrUpdateSubnet(SubnetConfig(sn)); err != nil {
+		if _, err := st.IPAM.AddOrUpdateSubnet(addressing.SubnetConfig(sn)); err != nil {
 			log.Info("skipping subnet the ipam refuses", "subnet", sn.Name, "error", err.Error())
 		}
 	}
@@ -81,36 +82,14 @@ func Rebuild(ctx context.Context, st *Store, r client.Reader, log logr.Logger) (
 	restored := 0
 	for i := range ips.Items {
 		ip := &ips.Items[i]
-		if _, err := st.IPAM.Allocate(IPRequest(ip)); err != nil {
+		if _, err := st.IPAM.Allocate(addressing.IPRequest(ip)); err != nil {
 			log.Info("cannot restore ip record", "ip", ip.Name, "error", err.Error())
 			continue
 		}
-		if key := TrackKey(ip); key != "" {
+		if key := addressing.TrackKey(ip); key != "" {
 			st.Track(key, ip.Name, ip.Spec.Subnet)
 		}
 		restored++
 	}
 	return restored, nil
-}
-
-// PodTypeVM is the IP spec podType of a KubeVirt VM's addresses (the
-// IP object is named and owned by the VM, not by a launcher pod).
-const PodTypeVM = "VirtualMachine"
-
-// VMKey is the object key a VM's holdings are tracked and locked under.
-func VMKey(namespace, name string) string { return "vm:" + namespace + "/" + name }
-
-// TrackKey is the object key an IP object's holding is tracked under: the
-// pod's "<namespace>/<name>", VMKey for a VM's, "" for other owners (nodes).
-func TrackKey(ip *kubeovnv1.IP) string {
-	if ip.Spec.Namespace == "" || ip.Spec.PodName == "" {
-		return ""
-	}
-	switch ip.Spec.PodType {
-	case "":
-		return ip.Spec.Namespace + "/" + ip.Spec.PodName
-	case PodTypeVM:
-		return VMKey(ip.Spec.Namespace, ip.Spec.PodName)
-	}
-	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/controller/metrics"
 	"github.com/kvnet/kvnet/internal/ipam"
 )
 
@@ -135,39 +136,46 @@ func (s *Store) Tracked(key string) map[string]string {
 	return maps.Clone(s.held[key])
 }
 
-// UntrackOwner forgets one IPAM owner of the object key.
-func (s *Store) UntrackOwner(key, owner string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.held[key], owner)
-	if len(s.held[key]) == 0 {
-		delete(s.held, key)
+// Release gives up what IPAM owner holds in subnet for the object key, as
+// one step: the IPAM frees the addresses, the release is counted
+// (kvnet_ip_releases_total), the subnet's status is refreshed
+// (UsageChanged) and key no longer tracks owner. It returns what was freed
+// and false when owner held nothing there (then only the tracking goes).
+func (s *Store) Release(key, owner, subnet string) (ipam.Allocation, bool) {
+	a, held := s.IPAM.Lookup(subnet, owner)
+	if held {
+		s.IPAM.Release(subnet, owner)
+		metrics.Releases.WithLabelValues(subnet).Inc()
+		s.UsageChanged(subnet)
 	}
-}
-
-// Untrack forgets the object key.
-func (s *Store) Untrack(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.held, key)
-}
-
-// SubnetConfig maps a Subnet to the IPAM's view of it.
-func SubnetConfig(sn *kubeovnv1.Subnet) ipam.SubnetConfig {
-	return ipam.SubnetConfig{Name: sn.Name, CIDRBlock: sn.Spec.CIDRBlock, Gateway: sn.Spec.Gateway, ExcludeIPs: sn.Spec.ExcludeIPs}
-}
-
-// IPRequest maps a persisted IP object to the request that restores it.
-func IPRequest(ip *kubeovnv1.IP) ipam.Request {
-	req := ipam.Request{Subnet: ip.Spec.Subnet, Owner: ip.Name, MAC: ip.Spec.MacAddress}
-	if ip.Spec.IPAddress != "" {
-		req.IPs = []string{ip.Spec.IPAddress}
-	} else {
-		for _, a := range []string{ip.Spec.V4IPAddress, ip.Spec.V6IPAddress} {
-			if a != "" {
-				req.IPs = append(req.IPs, a)
-			}
+	if s.held[key][owner] == subnet {
+		delete(s.held[key], owner)
+		if len(s.held[key]) == 0 {
+			delete(s.held, key)
 		}
 	}
-	return req
+	return a, held
+}
+
+// ReleaseAll releases every holding of the object key: those it tracks and
+// extra (IPAM owner -> subnet, found in its ports and IP objects), each as
+// Release does, and forgets the key. It returns the allocations freed.
+func (s *Store) ReleaseAll(key string, extra map[string]string) []ipam.Allocation {
+	holdings := s.Tracked(key)
+	if holdings == nil {
+		holdings = map[string]string{}
+	}
+	maps.Copy(holdings, extra)
+	var freed []ipam.Allocation
+	for owner, subnet := range holdings {
+		if a, ok := s.Release(key, owner, subnet); ok {
+			freed = append(freed, a)
+		}
+	}
+	s.mu.Lock()
+	delete(s.held, key)
+	s.mu.Unlock()
+	return freed
 }

@@ -18,7 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/controller/metrics"
+	"github.com/kvnet/kvnet/internal/controller/nbresync"
 	"github.com/kvnet/kvnet/internal/controller/state"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 	"github.com/kvnet/kvnet/internal/validation"
@@ -31,9 +33,11 @@ type EventRecorder interface {
 
 // Reconciler reconciles one Subnet.
 type Reconciler struct {
-	Client     client.Client
-	NB         libovsdb.Client
-	Store      *state.Store
+	Client client.Client
+	NB     libovsdb.Client
+	Store  *state.Store
+	// Resync, when set, re-queues objects whose NB rows vanished.
+	Resync     *nbresync.Resyncer
 	Recorder   EventRecorder
 	DefaultVpc string
 
@@ -87,7 +91,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if patched, err := r.applyDefaults(ctx, &sn, network); patched || err != nil {
 		return ctrl.Result{}, err // the update brings the subnet back
 	}
-	invalid, err := r.Store.IPAM.AddOrUpdateSubnet(state.SubnetConfig(&sn))
+	invalid, err := r.Store.IPAM.AddOrUpdateSubnet(addressing.SubnetConfig(&sn))
 	if err != nil {
 		return ctrl.Result{}, r.refuse(ctx, &sn, ReasonInvalidSpec, err)
 	}

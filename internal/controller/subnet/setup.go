@@ -16,6 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/controller/nbresync"
+	"github.com/kvnet/kvnet/internal/ovn/ops"
 )
 
 // SetupWithManager registers the reconciler with workers concurrent
@@ -23,7 +25,7 @@ import (
 // maps to its subnets only when its spec or its readiness changes (not on
 // every status write, which lists the subnets and so follows each of them).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("subnet").
 		For(&kubeovnv1.Subnet{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
@@ -32,8 +34,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, vpcReadinessChanged()))).
 		// Addresses released after their IP object was gone (the garbage
 		// collector deleted it first) change the usage too.
-		WatchesRawSource(source.Channel(r.Store.UsageEvents(), &handler.EnqueueRequestForObject{})).
-		Complete(r)
+		WatchesRawSource(source.Channel(r.Store.UsageEvents(), &handler.EnqueueRequestForObject{}))
+	if r.Resync != nil {
+		b = b.WatchesRawSource(r.Resync.Source("subnet", nbresync.Own[kubeovnv1.Subnet, *kubeovnv1.Subnet, kubeovnv1.SubnetList](ops.OwnerKindSubnet)))
+	}
+	return b.Complete(r)
 }
 
 // vpcReadinessChanged passes creations, deletions and updates that change

@@ -13,8 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
-	"github.com/kvnet/kvnet/internal/controller/pod"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/controller/state"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 )
 
 // Reconciler keeps one VM's addresses (request key: the VM's namespace and
@@ -45,24 +46,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // in the store) whose object is gone, and keeps the objects' nodeName on
 // the node the VM runs on (it changes with a migration).
 func (r *Reconciler) restore(ctx context.Context, namespace, name string) error {
-	key := state.VMKey(namespace, name)
+	key := addressing.VMKey(namespace, name)
 	defer r.Store.Lock(key)()
 	tracked := r.Store.Tracked(key)
 	if len(tracked) == 0 {
 		return nil
 	}
-	vm, vmi, err := getVM(ctx, r.Client, namespace, name)
+	vm, vmi, err := kubevirt.GetVM(ctx, r.Client, namespace, name)
 	if err != nil {
 		return err
 	}
-	ref, ok := OwnerRef(r.Releaser.Liveness.KeepVMIP, vm, vmi)
+	holder, ok := addressing.VMIPHolder(namespace, name, r.Releaser.Liveness.KeepVMIP, vm, vmi)
 	if !ok {
 		return nil
 	}
-	node := ""
-	if vmi != nil {
-		node = vmi.Status.NodeName
-	}
+	node := holder.Node
 	for owner, subnet := range tracked {
 		a, held := r.Store.IPAM.Lookup(subnet, owner)
 		if !held {
@@ -87,9 +85,9 @@ func (r *Reconciler) restore(ctx context.Context, namespace, name string) error 
 			}
 			continue
 		}
-		ip := &kubeovnv1.IP{Spec: pod.AllocationSpec(subnet, a)}
-		ip.Name, ip.Labels = owner, map[string]string{"ovn.kubernetes.io/subnet": subnet}
-		SetIPOwner(ip, ref, namespace, name, node)
+		ip := &kubeovnv1.IP{Spec: addressing.AllocationSpec(subnet, a)}
+		ip.Name, ip.Labels = owner, map[string]string{addressing.SubnetLabel: subnet}
+		holder.SetIPOwner(ip)
 		if err := r.Client.Create(ctx, ip); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("restore ip %q: %w", owner, err)
 		}
@@ -100,6 +98,8 @@ func (r *Reconciler) restore(ctx context.Context, namespace, name string) error 
 
 // SetupWithManager registers the reconciler.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	// No NB resync feed: a VM's ports are written by the pod reconciler
+	// (its launcher pods) and placed by the migration reconciler.
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("vm").
 		For(&kubevirtv1.VirtualMachine{}).
@@ -110,7 +110,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 func ipToVM(_ context.Context, o client.Object) []reconcile.Request {
 	ip, ok := o.(*kubeovnv1.IP)
-	if !ok || IPVMKey(ip) == "" {
+	if !ok || addressing.IPVMKey(ip) == "" {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: ip.Spec.Namespace, Name: ip.Spec.PodName}}}

@@ -21,6 +21,7 @@ import (
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
 	"github.com/kvnet/kvnet/internal/controller/metrics"
+	"github.com/kvnet/kvnet/internal/controller/nbresync"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 	"github.com/kvnet/kvnet/internal/validation"
 )
@@ -45,9 +46,11 @@ type EventRecorder interface {
 
 // Reconciler reconciles one Vpc.
 type Reconciler struct {
-	Client        client.Client
-	NB            libovsdb.Client
-	Recorder      EventRecorder
+	Client   client.Client
+	NB       libovsdb.Client
+	Recorder EventRecorder
+	// Resync, when set, re-queues objects whose NB rows vanished.
+	Resync        *nbresync.Resyncer
 	DefaultVpc    string
 	DefaultSubnet string
 }

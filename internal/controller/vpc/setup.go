@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/controller/nbresync"
+	"github.com/kvnet/kvnet/internal/ovn/ops"
 )
 
 // SetupWithManager registers the reconciler. Subnets map to their VPC (its
@@ -19,13 +21,16 @@ import (
 //
 // workers is the number of concurrent reconciles.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("vpc").
 		For(&kubeovnv1.Vpc{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Watches(&kubeovnv1.Subnet{}, handler.EnqueueRequestsFromMapFunc(r.subnetToVpc)).
-		Watches(&kubeovnv1.Vpc{}, handler.EnqueueRequestsFromMapFunc(r.vpcToNamespaceSharers)).
-		Complete(r)
+		Watches(&kubeovnv1.Vpc{}, handler.EnqueueRequestsFromMapFunc(r.vpcToNamespaceSharers))
+	if r.Resync != nil {
+		b = b.WatchesRawSource(r.Resync.Source("vpc", nbresync.Own[kubeovnv1.Vpc, *kubeovnv1.Vpc, kubeovnv1.VpcList](ops.OwnerKindVpc)))
+	}
+	return b.Complete(r)
 }
 
 func (r *Reconciler) subnetToVpc(_ context.Context, o client.Object) []reconcile.Request {

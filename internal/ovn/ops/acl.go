@@ -27,7 +27,7 @@ var switchACLs = childSync[nbdb.ACL]{
 	update: func(c client.Client, h, w *nbdb.ACL) ([]ovsdb.Operation, error) {
 		upd := *w
 		upd.UUID = h.UUID
-		o, err := c.Where(&upd).Update(&upd, &upd.Action, &upd.Name, &upd.Log, &upd.Options, &upd.ExternalIDs)
+		o, err := byUUID(c, &upd).Update(&upd, &upd.Action, &upd.Name, &upd.Log, &upd.Options, &upd.ExternalIDs)
 		if err != nil {
 			return nil, fmt.Errorf("update acl %s: %w", h.UUID, err)
 		}

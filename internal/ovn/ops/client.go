@@ -72,18 +72,30 @@ func splitEndpoints(addr string) []string {
 }
 
 // NBClientModel is the NB client model kvnet uses: every table, plus
-// client-side indexes on the names of logical switches and routers (OVN's
-// schema has none there, names need not be unique), so looking one up by
-// name is a map lookup, not a scan of the table for every pod.
+// client-side indexes
+//   - on the names of logical switches and routers (OVN's schema has none
+//     there, names need not be unique), so looking one up by name is a map
+//     lookup, not a scan of the table for every pod;
+//   - on the owner external_ids (KeyOwnerKind, KeyOwner) of every table
+//     kvnet writes, so the rows of one owner are found without a scan
+//     (OwnedBy). The name index comes first where both exist: libovsdb
+//     answers a lookup from the first index the model matches.
 func NBClientModel() (model.ClientDBModel, error) {
 	dbModel, err := nbdb.FullDatabaseModel()
 	if err != nil {
 		return model.ClientDBModel{}, fmt.Errorf("nb model: %w", err)
 	}
-	byName := []model.ClientIndex{{Columns: []model.ColumnKey{{Column: "name"}}}}
+	byName := model.ClientIndex{Columns: []model.ColumnKey{{Column: "name"}}}
+	kind, owner := KeyOwnerKind, KeyOwner
+	byOwner := model.ClientIndex{Columns: []model.ColumnKey{{Column: "external_ids", Key: kind}, {Column: "external_ids", Key: owner}}}
 	dbModel.SetIndexes(map[string][]model.ClientIndex{
-		nbdb.LogicalSwitchTable: byName,
-		nbdb.LogicalRouterTable: byName,
+		nbdb.LogicalSwitchTable:            {byName, byOwner},
+		nbdb.LogicalRouterTable:            {byName, byOwner},
+		nbdb.LogicalSwitchPortTable:        {byOwner},
+		nbdb.LogicalRouterPortTable:        {byOwner},
+		nbdb.LogicalRouterStaticRouteTable: {byOwner},
+		nbdb.LogicalRouterPolicyTable:      {byOwner},
+		nbdb.ACLTable:                      {byOwner},
 	})
 	return dbModel, nil
 }

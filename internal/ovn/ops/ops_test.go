@@ -3,6 +3,7 @@ package ops_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
@@ -214,5 +215,68 @@ func TestFindLogicalSwitchByNameIndex(t *testing.T) {
 	}
 	if _, err := ops.FindLogicalSwitch(c, "none"); !errors.Is(err, ops.ErrNotFound) {
 		t.Errorf("missing switch: %v, want ErrNotFound", err)
+	}
+}
+
+// Rows of one owner are found through the owner index, which follows
+// updates of external_ids and deletions; rows of other owners, of another
+// kind with the same key, and foreign rows are not returned, also when a
+// row with an empty name makes the name index match first.
+func TestOwnedByIndex(t *testing.T) {
+	c := nbtest.Client(t, nbtest.Start(t))
+	ls, _ := subnetSwitch("s1")
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitch(c, ls) })
+	pod := ops.Owner{Kind: ops.OwnerKindPod, Key: "ns/web"}
+	vm := ops.Owner{Kind: ops.OwnerKindVM, Key: "ns/web"} // same key, other kind
+	port := func(name string, o ops.Owner) *nbdb.LogicalSwitchPort {
+		return &nbdb.LogicalSwitchPort{Name: name, ExternalIDs: ops.OwnerIDs(o, nil)}
+	}
+	mustTransact(t, c, func() ([]ovsdbOp, error) {
+		return ops.EnsureLogicalSwitchPortsOn(c, "s1", port("web.ns", pod), port("web.ns.net1.ns.ovn", pod), port("vm.ns", vm),
+			&nbdb.LogicalSwitchPort{Name: "theirs", ExternalIDs: map[string]string{"pod": "ns/web"}})
+	})
+	names := func(o ops.Owner) []string {
+		t.Helper()
+		rows, err := ops.OwnedBy[nbdb.LogicalSwitchPort](c, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rows {
+			out = append(out, r.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := names(pod); !slices.Equal(got, []string{"web.ns", "web.ns.net1.ns.ovn"}) {
+		t.Errorf("pod's ports = %v", got)
+	}
+	if got := names(vm); !slices.Equal(got, []string{"vm.ns"}) {
+		t.Errorf("vm's ports = %v", got)
+	}
+	// An empty-named switch port: the schema's name index answers the
+	// probe first; the result must still be the owner's rows.
+	mustTransact(t, c, func() ([]ovsdbOp, error) {
+		return ops.EnsureLogicalSwitchPortsOn(c, "s1", &nbdb.LogicalSwitchPort{Name: "", Addresses: []string{"unknown"}})
+	})
+	if p, err := ops.FindLogicalSwitchPort(c, ""); err != nil {
+		t.Fatalf("no empty-named port: %v", err)
+	} else if len(p.ExternalIDs) != 0 {
+		t.Fatalf("empty-named port has owner ids: %v", p.ExternalIDs)
+	}
+	if got := names(pod); !slices.Equal(got, []string{"web.ns", "web.ns.net1.ns.ovn"}) {
+		t.Errorf("with an empty-named port: pod's ports = %v", got)
+	}
+	// Re-owned: the index follows the update.
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureLogicalSwitchPortsOn(c, "s1", port("web.ns", vm)) })
+	if got := names(pod); !slices.Equal(got, []string{"web.ns.net1.ns.ovn"}) {
+		t.Errorf("after re-owning web.ns: pod's ports = %v", got)
+	}
+	if got := names(vm); !slices.Equal(got, []string{"vm.ns", "web.ns"}) {
+		t.Errorf("after re-owning web.ns: vm's ports = %v", got)
+	}
+	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.DeleteLogicalSwitchPorts(c, "vm.ns") })
+	if got := names(vm); !slices.Equal(got, []string{"web.ns"}) {
+		t.Errorf("after deleting vm.ns: vm's ports = %v", got)
 	}
 }

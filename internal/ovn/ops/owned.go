@@ -8,6 +8,8 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/kvnet/kvnet/internal/ovn/nbdb"
 )
 
 // Owned child rows (static routes and policies of a router, ACLs of a
@@ -119,7 +121,7 @@ func (s childSync[T]) ops(c client.Client, p plan[T], mutate func(ovsdb.Mutator,
 		for _, h := range p.remove {
 			row := new(T)
 			*s.uuid(row) = *s.uuid(h)
-			o, err := c.Where(any(row).(model.Model)).Delete()
+			o, err := byUUID(c, any(row).(model.Model)).Delete()
 			if err != nil {
 				return nil, fmt.Errorf("delete %s %s: %w", s.table, *s.uuid(h), err)
 			}
@@ -141,4 +143,131 @@ func cachedChildren[T any](c client.Client, set []string, uuid func(*T) *string,
 		return nil, fmt.Errorf("list owned rows: %w", err)
 	}
 	return found, nil
+}
+
+// OwnedRow is a generated NB model with external_ids (a pointer to it
+// implements model.Model).
+type OwnedRow interface {
+	nbdb.LogicalSwitch | nbdb.LogicalSwitchPort | nbdb.LogicalRouter | nbdb.LogicalRouterPort |
+		nbdb.LogicalRouterStaticRoute | nbdb.LogicalRouterPolicy | nbdb.ACL
+}
+
+// OwnedBy lists the cached rows of T that owner owns, through the owner
+// index of NBClientModel: a map lookup, not a scan of the table. The
+// result is sorted by UUID.
+func OwnedBy[T OwnedRow](c client.Client, owner Owner) ([]T, error) {
+	probe := new(T)
+	setExternalIDs(probe, OwnerIDs(owner, nil))
+	var found []T
+	if err := c.Where(any(probe).(model.Model)).List(context.Background(), &found); err != nil {
+		return nil, fmt.Errorf("list rows of %s %s: %w", owner.Kind, owner.Key, err)
+	}
+	out := found[:0]
+	for i := range found {
+		if IsOwner(externalIDsOf(&found[i]), owner) {
+			out = append(out, found[i])
+		}
+	}
+	if len(out) < len(found) {
+		// An index before the owner index matched the probe (a row with an
+		// empty name): answer by a scan rather than miss owned rows.
+		out = nil
+		err := c.WhereCache(func(r *T) bool { return IsOwner(externalIDsOf(r), owner) }).List(context.Background(), &out)
+		if err != nil {
+			return nil, fmt.Errorf("list rows of %s %s: %w", owner.Kind, owner.Key, err)
+		}
+	}
+	slices.SortFunc(out, func(a, b T) int { return compareStr(uuidOf(&a), uuidOf(&b)) })
+	return out, nil
+}
+
+func setExternalIDs[T OwnedRow](r *T, ids map[string]string) {
+	switch r := any(r).(type) {
+	case *nbdb.LogicalSwitch:
+		r.ExternalIDs = ids
+	case *nbdb.LogicalSwitchPort:
+		r.ExternalIDs = ids
+	case *nbdb.LogicalRouter:
+		r.ExternalIDs = ids
+	case *nbdb.LogicalRouterPort:
+		r.ExternalIDs = ids
+	case *nbdb.LogicalRouterStaticRoute:
+		r.ExternalIDs = ids
+	case *nbdb.LogicalRouterPolicy:
+		r.ExternalIDs = ids
+	case *nbdb.ACL:
+		r.ExternalIDs = ids
+	}
+}
+
+func externalIDsOf[T OwnedRow](r *T) map[string]string {
+	switch r := any(r).(type) {
+	case *nbdb.LogicalSwitch:
+		return r.ExternalIDs
+	case *nbdb.LogicalSwitchPort:
+		return r.ExternalIDs
+	case *nbdb.LogicalRouter:
+		return r.ExternalIDs
+	case *nbdb.LogicalRouterPort:
+		return r.ExternalIDs
+	case *nbdb.LogicalRouterStaticRoute:
+		return r.ExternalIDs
+	case *nbdb.LogicalRouterPolicy:
+		return r.ExternalIDs
+	case *nbdb.ACL:
+		return r.ExternalIDs
+	}
+	return nil
+}
+
+func uuidOf[T OwnedRow](r *T) string {
+	switch r := any(r).(type) {
+	case *nbdb.LogicalSwitch:
+		return r.UUID
+	case *nbdb.LogicalSwitchPort:
+		return r.UUID
+	case *nbdb.LogicalRouter:
+		return r.UUID
+	case *nbdb.LogicalRouterPort:
+		return r.UUID
+	case *nbdb.LogicalRouterStaticRoute:
+		return r.UUID
+	case *nbdb.LogicalRouterPolicy:
+		return r.UUID
+	case *nbdb.ACL:
+		return r.UUID
+	}
+	return ""
+}
+
+// byUUID is the conditional API for the one row whose UUID m carries, by
+// an explicit _uuid condition. libovsdb's Where(m) looks m up in the cache
+// first, and when its UUID is not there (a row deleted meanwhile, a named
+// UUID) falls through to the table's indexes, where the owner index of a
+// probe without owner external_ids matches every row kvnet does not own:
+// an update or delete would hit them. An explicit condition never does.
+func byUUID(c client.Client, m model.Model) client.ConditionalAPI {
+	var field *string
+	switch r := m.(type) {
+	case *nbdb.LogicalSwitch:
+		field = &r.UUID
+	case *nbdb.LogicalSwitchPort:
+		field = &r.UUID
+	case *nbdb.LogicalRouter:
+		field = &r.UUID
+	case *nbdb.LogicalRouterPort:
+		field = &r.UUID
+	case *nbdb.LogicalRouterStaticRoute:
+		field = &r.UUID
+	case *nbdb.LogicalRouterPolicy:
+		field = &r.UUID
+	case *nbdb.ACL:
+		field = &r.UUID
+	default:
+		panic(fmt.Sprintf("ops.byUUID: %T has no owner index", m))
+	}
+	if *field == "" {
+		panic(fmt.Sprintf("ops.byUUID: %T without a UUID", m))
+	}
+	return c.WhereAll(m, model.Condition{Field: field, Function: ovsdb.ConditionEqual, Value: *field})
 }

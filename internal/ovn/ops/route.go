@@ -37,7 +37,7 @@ var staticRoutes = childSync[nbdb.LogicalRouterStaticRoute]{
 	},
 	update: func(c client.Client, h, w *nbdb.LogicalRouterStaticRoute) ([]ovsdb.Operation, error) {
 		upd := &nbdb.LogicalRouterStaticRoute{UUID: h.UUID, ExternalIDs: w.ExternalIDs, Options: w.Options}
-		o, err := c.Where(upd).Update(upd, &upd.ExternalIDs, &upd.Options)
+		o, err := byUUID(c, upd).Update(upd, &upd.ExternalIDs, &upd.Options)
 		if err != nil {
 			return nil, fmt.Errorf("update static route %s: %w", h.UUID, err)
 		}
@@ -56,7 +56,7 @@ var routerPolicies = childSync[nbdb.LogicalRouterPolicy]{
 	update: func(c client.Client, h, w *nbdb.LogicalRouterPolicy) ([]ovsdb.Operation, error) {
 		upd := *w
 		upd.UUID = h.UUID
-		o, err := c.Where(&upd).Update(&upd, &upd.Action, &upd.Nexthops, &upd.Nexthop, &upd.Options, &upd.ExternalIDs)
+		o, err := byUUID(c, &upd).Update(&upd, &upd.Action, &upd.Nexthops, &upd.Nexthop, &upd.Options, &upd.ExternalIDs)
 		if err != nil {
 			return nil, fmt.Errorf("update router policy %s: %w", h.UUID, err)
 		}

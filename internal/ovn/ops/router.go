@@ -23,6 +23,9 @@ func FindLogicalRouter(c client.Client, name string) (*nbdb.LogicalRouter, error
 	if err != nil {
 		return nil, fmt.Errorf("list logical router %q: %w", name, err)
 	}
+	// A name the name index does not hold falls through to the owner
+	// index in libovsdb's lookup: keep only rows of that name.
+	found = slices.DeleteFunc(found, func(r nbdb.LogicalRouter) bool { return r.Name != name })
 	if len(found) == 0 {
 		return nil, fmt.Errorf("logical router %q: %w", name, ErrNotFound)
 	}
@@ -58,7 +61,7 @@ func EnsureLogicalRouter(c client.Client, want *nbdb.LogicalRouter) ([]ovsdb.Ope
 		return nil, nil
 	}
 	upd := &nbdb.LogicalRouter{UUID: have.UUID, ExternalIDs: mergeMap(have.ExternalIDs, want.ExternalIDs), Options: mergeMap(have.Options, want.Options)}
-	o, err := c.Where(upd).Update(upd, &upd.ExternalIDs, &upd.Options)
+	o, err := byUUID(c, upd).Update(upd, &upd.ExternalIDs, &upd.Options)
 	if err != nil {
 		return nil, fmt.Errorf("update logical router %q: %w", want.Name, err)
 	}
@@ -87,7 +90,7 @@ func EnsureLogicalRouterPort(c client.Client, routerName string, want *nbdb.Logi
 	if !lrpEqual(have, want) {
 		upd := *want
 		upd.UUID = have.UUID
-		o, err := c.Where(&upd).Update(&upd, &upd.Networks, &upd.MAC, &upd.Options, &upd.ExternalIDs)
+		o, err := byUUID(c, &upd).Update(&upd, &upd.Networks, &upd.MAC, &upd.Options, &upd.ExternalIDs)
 		if err != nil {
 			return nil, fmt.Errorf("update logical router port %q: %w", want.Name, err)
 		}
@@ -106,7 +109,7 @@ func lrpEqual(have, want *nbdb.LogicalRouterPort) bool {
 
 func appendRouterPortMutation(c client.Client, ops []ovsdb.Operation, lr *nbdb.LogicalRouter, portUUID string, m ovsdb.Mutator) ([]ovsdb.Operation, error) {
 	ref := &nbdb.LogicalRouter{UUID: lr.UUID}
-	o, err := c.Where(ref).Mutate(ref, model.Mutation{Field: &ref.Ports, Mutator: m, Value: []string{portUUID}})
+	o, err := byUUID(c, ref).Mutate(ref, model.Mutation{Field: &ref.Ports, Mutator: m, Value: []string{portUUID}})
 	if err != nil {
 		return nil, fmt.Errorf("mutate ports of logical router %q: %w", lr.Name, err)
 	}
@@ -132,7 +135,7 @@ func DeleteLogicalRouterPorts(c client.Client, names ...string) ([]ovsdb.Operati
 				return nil, err
 			}
 		}
-		del, err := c.Where(&nbdb.LogicalRouterPort{UUID: lrp.UUID}).Delete()
+		del, err := byUUID(c, &nbdb.LogicalRouterPort{UUID: lrp.UUID}).Delete()
 		if err != nil {
 			return nil, fmt.Errorf("delete logical router port %q: %w", name, err)
 		}
@@ -143,7 +146,7 @@ func DeleteLogicalRouterPorts(c client.Client, names ...string) ([]ovsdb.Operati
 
 // DeleteLogicalRouter returns the operations that remove the router with the given UUID.
 func DeleteLogicalRouter(c client.Client, uuid string) ([]ovsdb.Operation, error) {
-	o, err := c.Where(&nbdb.LogicalRouter{UUID: uuid}).Delete()
+	o, err := byUUID(c, &nbdb.LogicalRouter{UUID: uuid}).Delete()
 	if err != nil {
 		return nil, fmt.Errorf("delete logical router %s: %w", uuid, err)
 	}

@@ -20,6 +20,9 @@ func FindLogicalSwitch(c client.Client, name string) (*nbdb.LogicalSwitch, error
 	if err != nil {
 		return nil, fmt.Errorf("list logical switch %q: %w", name, err)
 	}
+	// A name the name index does not hold falls through to the owner
+	// index in libovsdb's lookup: keep only rows of that name.
+	found = slices.DeleteFunc(found, func(r nbdb.LogicalSwitch) bool { return r.Name != name })
 	if len(found) == 0 {
 		return nil, fmt.Errorf("logical switch %q: %w", name, ErrNotFound)
 	}
@@ -68,7 +71,7 @@ func EnsureLogicalSwitch(c client.Client, want *nbdb.LogicalSwitch, ports ...*nb
 			OtherConfig: mergeMap(have.OtherConfig, want.OtherConfig),
 			ExternalIDs: mergeMap(have.ExternalIDs, want.ExternalIDs),
 		}
-		o, err := c.Where(upd).Update(upd, &upd.OtherConfig, &upd.ExternalIDs)
+		o, err := byUUID(c, upd).Update(upd, &upd.OtherConfig, &upd.ExternalIDs)
 		if err != nil {
 			return nil, fmt.Errorf("update logical switch %q: %w", want.Name, err)
 		}
@@ -98,7 +101,7 @@ func EnsureLogicalSwitchPorts(c client.Client, ls *nbdb.LogicalSwitch, ports ...
 	}
 	if len(attach) > 0 {
 		ref := &nbdb.LogicalSwitch{UUID: ls.UUID}
-		o, err := c.Where(ref).Mutate(ref, model.Mutation{Field: &ref.Ports, Mutator: ovsdb.MutateOperationInsert, Value: attach})
+		o, err := byUUID(c, ref).Mutate(ref, model.Mutation{Field: &ref.Ports, Mutator: ovsdb.MutateOperationInsert, Value: attach})
 		if err != nil {
 			return nil, fmt.Errorf("attach ports to logical switch %q: %w", ls.Name, err)
 		}
@@ -139,7 +142,7 @@ func ensurePorts(c client.Client, ls *nbdb.LogicalSwitch, ports []*nbdb.LogicalS
 		if !lspEqual(have, want) {
 			upd := *want
 			upd.UUID = have.UUID
-			o, err := c.Where(&upd).Update(&upd, &upd.Type, &upd.Options, &upd.Addresses, &upd.PortSecurity, &upd.ExternalIDs)
+			o, err := byUUID(c, &upd).Update(&upd, &upd.Type, &upd.Options, &upd.Addresses, &upd.PortSecurity, &upd.ExternalIDs)
 			if err != nil {
 				return nil, nil, fmt.Errorf("update logical switch port %q: %w", want.Name, err)
 			}
@@ -192,7 +195,7 @@ func detachPortFromOthers(c client.Client, portUUID, keepSwitch string) ([]ovsdb
 			continue
 		}
 		ref := &nbdb.LogicalSwitch{UUID: ls.UUID}
-		o, err := c.Where(ref).Mutate(ref, model.Mutation{Field: &ref.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{portUUID}})
+		o, err := byUUID(c, ref).Mutate(ref, model.Mutation{Field: &ref.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{portUUID}})
 		if err != nil {
 			return nil, fmt.Errorf("detach port from logical switch %q: %w", ls.Name, err)
 		}
@@ -215,7 +218,7 @@ func DeleteLogicalSwitchPorts(c client.Client, names ...string) ([]ovsdb.Operati
 			return nil, err
 		}
 		ops = append(ops, detach...)
-		del, err := c.Where(&nbdb.LogicalSwitchPort{UUID: lsp.UUID}).Delete()
+		del, err := byUUID(c, &nbdb.LogicalSwitchPort{UUID: lsp.UUID}).Delete()
 		if err != nil {
 			return nil, fmt.Errorf("delete logical switch port %q: %w", name, err)
 		}
@@ -227,7 +230,7 @@ func DeleteLogicalSwitchPorts(c client.Client, names ...string) ([]ovsdb.Operati
 // DeleteLogicalSwitch returns the operations that remove the switch with the
 // given UUID; OVSDB garbage-collects its ports with it.
 func DeleteLogicalSwitch(c client.Client, uuid string) ([]ovsdb.Operation, error) {
-	o, err := c.Where(&nbdb.LogicalSwitch{UUID: uuid}).Delete()
+	o, err := byUUID(c, &nbdb.LogicalSwitch{UUID: uuid}).Delete()
 	if err != nil {
 		return nil, fmt.Errorf("delete logical switch %s: %w", uuid, err)
 	}
@@ -280,7 +283,7 @@ func SetLogicalSwitchPortOptions(c client.Client, name string, options map[strin
 	if upd.Options == nil {
 		upd.Options = map[string]string{}
 	}
-	o, err := c.Where(upd).Update(upd, &upd.Options)
+	o, err := byUUID(c, upd).Update(upd, &upd.Options)
 	if err != nil {
 		return nil, fmt.Errorf("set options of logical switch port %q: %w", name, err)
 	}

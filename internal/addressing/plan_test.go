@@ -1,4 +1,4 @@
-package pod
+package addressing
 
 import (
 	"errors"
@@ -124,12 +124,16 @@ func TestDesiredRows(t *testing.T) {
 	p.UID = "uid-1"
 	p.Spec.NodeName = "node-1"
 	a := ipam.Allocation{Subnet: "ovn-default", Owner: "p.ns-x", IPs: mustAddrs("10.16.0.5"), MAC: "0a:00:00:00:00:05"}
-	lsp := DesiredPort(p, &nics[0], a)
+	h := PodHolder(p)
+	lsp := h.LogicalSwitchPort(&nics[0], a, NodeOptions(h.Node))
 	if lsp.Name != "p.ns-x" || lsp.Addresses[0] != "0a:00:00:00:00:05 10.16.0.5" || lsp.PortSecurity[0] != lsp.Addresses[0] ||
 		lsp.ExternalIDs[ops.KeyPod] != "ns-x/p" || lsp.ExternalIDs[ops.KeyOwner] != "ns-x/p" || lsp.ExternalIDs[ops.KeyVendor] != "kvnet" {
 		t.Errorf("port = %+v", lsp)
 	}
-	ip := DesiredIP(p, &nics[0], a)
+	if lsp.Options["requested-chassis"] != "node-1" {
+		t.Errorf("port options = %v", lsp.Options)
+	}
+	ip := h.IP(&nics[0], a)
 	if ip.Name != "p.ns-x" || ip.Spec.V4IPAddress != "10.16.0.5" || ip.Spec.NodeName != "node-1" || ip.OwnerReferences[0].UID != "uid-1" {
 		t.Errorf("ip = %+v", ip)
 	}

@@ -1,4 +1,4 @@
-package pod
+package addressing
 
 import "net/netip"
 

@@ -1,9 +1,8 @@
-package pod
+package addressing
 
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -17,13 +16,6 @@ import (
 
 // ProviderOVN is the provider of the primary network.
 const ProviderOVN = "ovn"
-
-// PortNamer names the port (and IP object, and IPAM owner) of a pod's
-// primary NIC; attachments append ".<provider>".
-type PortNamer func(pod *corev1.Pod) string
-
-// DefaultPortName is Kube-OVN's "<pod>.<namespace>".
-func DefaultPortName(pod *corev1.Pod) string { return annotations.PodPortName(pod.Name, pod.Namespace) }
 
 // Key returns the annotation key of base (an ovn.kubernetes.io/ key) for provider.
 func Key(provider, base string) string {
@@ -58,21 +50,6 @@ type NIC struct {
 	MACOnlyPortSecurity bool
 }
 
-// PlanError is a failure to plan a pod's NICs, with the event reason.
-type PlanError struct {
-	Reason string
-	// Transient errors may resolve by themselves (a subnet not ready yet).
-	Transient bool
-	Err       error
-}
-
-func (e *PlanError) Error() string { return e.Err.Error() }
-func (e *PlanError) Unwrap() error { return e.Err }
-
-func planErr(reason string, transient bool, format string, args ...any) error {
-	return &PlanError{Reason: reason, Transient: transient, Err: fmt.Errorf(format, args...)}
-}
-
 // Plan works out a pod's NICs: the primary one and each attachment a kvnet
 // subnet serves. It reads only its arguments.
 func Plan(pod *corev1.Pod, port string, in Inputs) ([]NIC, error) {
@@ -83,14 +60,14 @@ func Plan(pod *corev1.Pod, port string, in Inputs) ([]NIC, error) {
 	nics := []NIC{primary}
 	refs, err := parseNetworks(pod.Annotations[annotations.MultusNetworks], pod.Namespace)
 	if err != nil {
-		return nil, planErr("InvalidNetworks", false, "annotation %s: %v", annotations.MultusNetworks, err)
+		return nil, Errorf("InvalidNetworks", false, "annotation %s: %v", annotations.MultusNetworks, err)
 	}
 	for _, ref := range refs {
 		for _, provider := range []string{ref.Name + "." + ref.Namespace + "." + ProviderOVN, ref.Name + "." + ref.Namespace} {
 			if !servesProvider(in.Subnets, provider) && pod.Annotations[Key(provider, annotations.LogicalSwitch)] == "" {
 				continue
 			}
-			nic, err := planNIC(pod, provider, port+"."+provider, in)
+			nic, err := planNIC(pod, provider, AttachmentPortName(port, provider), in)
 			if err != nil {
 				return nil, err
 			}
@@ -108,17 +85,17 @@ func planNIC(pod *corev1.Pod, provider, port string, in Inputs) (NIC, error) {
 		return NIC{}, err
 	}
 	if sn.Name == in.JoinSubnet {
-		return NIC{}, planErr("SubnetNotAllowed", false, "subnet %q is reserved for node ports", sn.Name)
+		return NIC{}, Errorf("SubnetNotAllowed", false, "subnet %q is reserved for node ports", sn.Name)
 	}
 	if err := validation.NamespaceMayUse(&sn.Spec, pod.Namespace); err != nil {
-		return NIC{}, planErr("SubnetNotAllowed", false, "subnet %q: %w", sn.Name, err)
+		return NIC{}, Errorf("SubnetNotAllowed", false, "subnet %q: %w", sn.Name, err)
 	}
 	if err := validation.NamespaceMayUseVpc(in.Vpcs, sn.Spec.Vpc, pod.Namespace); err != nil {
-		return NIC{}, planErr("SubnetNotAllowed", false, "subnet %q: %w", sn.Name, err)
+		return NIC{}, Errorf("SubnetNotAllowed", false, "subnet %q: %w", sn.Name, err)
 	}
 	network, err := validation.ParseNetwork(&sn.Spec)
 	if err != nil {
-		return NIC{}, planErr("SubnetNotReady", true, "subnet %q is invalid: %w", sn.Name, err)
+		return NIC{}, Errorf("SubnetNotReady", true, "subnet %q is invalid: %w", sn.Name, err)
 	}
 	req := ipam.Request{Subnet: sn.Name, Owner: port, MAC: strings.TrimSpace(ann[Key(provider, annotations.MACAddress)])}
 	if ip := strings.TrimSpace(ann[Key(provider, annotations.IPAddress)]); ip != "" {
@@ -146,13 +123,13 @@ func pickSubnet(pod *corev1.Pod, provider string, in Inputs) (*kubeovnv1.Subnet,
 		if sn := findSubnet(in.Subnets, name); sn != nil {
 			return sn, nil
 		}
-		return nil, planErr("SubnetNotFound", true, "subnet %q does not exist", name)
+		return nil, Errorf("SubnetNotFound", true, "subnet %q does not exist", name)
 	}
 	if provider == ProviderOVN {
 		// Namespace binding: Subnet.spec.namespaces, Vpc.spec.namespaces, defaults.
 		sn, err := validation.SubnetForNamespace(in.Subnets, in.Vpcs, pod.Namespace, in.DefaultSubnet)
 		if err != nil {
-			return nil, planErr("SubnetNotFound", true, "%w", err)
+			return nil, Errorf("SubnetNotFound", true, "%w", err)
 		}
 		return sn, nil
 	}
@@ -163,7 +140,7 @@ func pickSubnet(pod *corev1.Pod, provider string, in Inputs) (*kubeovnv1.Subnet,
 		}
 	}
 	if len(cands) == 0 {
-		return nil, planErr("SubnetNotFound", true, "no subnet for provider %q in namespace %q", provider, pod.Namespace)
+		return nil, Errorf("SubnetNotFound", true, "no subnet for provider %q in namespace %q", provider, pod.Namespace)
 	}
 	// Oldest first: of two subnets claiming a namespace, the refused one is the younger (B04).
 	slices.SortFunc(cands, func(a, b *kubeovnv1.Subnet) int {
@@ -191,10 +168,10 @@ func applyPool(pod *corev1.Pod, provider, subnet string, pools []kubeovnv1.IPPoo
 	}
 	if p := findPool(pools, v); p != nil {
 		if p.Spec.Subnet != subnet {
-			return planErr("IPPoolMismatch", false, "IP pool %q belongs to subnet %q, not %q", p.Name, p.Spec.Subnet, subnet)
+			return Errorf("IPPoolMismatch", false, "IP pool %q belongs to subnet %q, not %q", p.Name, p.Spec.Subnet, subnet)
 		}
 		if len(p.Spec.Namespaces) > 0 && !slices.Contains(p.Spec.Namespaces, pod.Namespace) {
-			return planErr("IPPoolNotAllowed", false, "IP pool %q does not serve namespace %q", p.Name, pod.Namespace)
+			return Errorf("IPPoolNotAllowed", false, "IP pool %q does not serve namespace %q", p.Name, pod.Namespace)
 		}
 		req.Pool = p.Name
 		return nil
@@ -203,7 +180,7 @@ func applyPool(pod *corev1.Pod, provider, subnet string, pools []kubeovnv1.IPPoo
 		req.Candidates = append(req.Candidates, c)
 	}
 	if len(req.Candidates) > 0 && !strings.ContainsAny(v, ".:") {
-		return planErr("IPPoolNotReady", true, "IP pool %q does not exist", v)
+		return Errorf("IPPoolNotReady", true, "IP pool %q does not exist", v)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package vm
+package addressing
 
 import (
 	"context"
@@ -16,11 +16,8 @@ import (
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
 	"github.com/kvnet/kvnet/internal/annotations"
-	"github.com/kvnet/kvnet/internal/controller/kubevirt"
-	"github.com/kvnet/kvnet/internal/controller/migration"
-	"github.com/kvnet/kvnet/internal/controller/pod"
-	"github.com/kvnet/kvnet/internal/controller/state"
 	"github.com/kvnet/kvnet/internal/ipam"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 )
 
@@ -60,9 +57,32 @@ func launcherPod(name, vm string, vmiUID types.UID, node, migrationUID string) *
 	return p
 }
 
-func identifier(t *testing.T, keep bool, objs ...client.Object) *Identifier {
-	c := fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(objs...).Build()
-	return &Identifier{Client: c, APIReader: c, Placer: &migration.Placer{}, KeepVMIP: keep}
+// identifier reads a launcher pod's VM as the pod reconciler does
+// (kubevirt.ReadFresh) and returns its holder, or nil when the pod is left
+// alone or is no launcher pod.
+type identifier struct {
+	c        client.Client
+	KeepVMIP bool
+}
+
+func newIdentifier(t *testing.T, keep bool, objs ...client.Object) *identifier {
+	return &identifier{c: fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(objs...).Build(), KeepVMIP: keep}
+}
+
+func (x *identifier) Identify(ctx context.Context, p *corev1.Pod) (*Holder, error) {
+	name := kubevirt.VMName(p)
+	if name == "" {
+		return nil, nil
+	}
+	vm, err := kubevirt.ReadFresh(ctx, x.c, x.c, p.Namespace, name, x.KeepVMIP, p)
+	if err != nil {
+		return nil, err
+	}
+	h, ok := VMHolder(p, vm, x.KeepVMIP)
+	if !ok {
+		return nil, nil
+	}
+	return &h, nil
 }
 
 // TestLauncherPodsAreKeyedByTheirVM: every launcher pod of a VM has the
@@ -75,35 +95,35 @@ func TestLauncherPodsAreKeyedByTheirVM(t *testing.T) {
 	vmi := vmiObj("vm-a", "uid-vmi", vm, "node-1")
 	src := launcherPod("virt-launcher-vm-a-abcde", "vm-a", "uid-vmi", "node-1", "")
 	tgt := launcherPod("virt-launcher-vm-a-fghjk", "vm-a", "uid-vmi", "node-2", "m1")
-	x := identifier(t, true, vm, vmi, src, tgt)
+	x := newIdentifier(t, true, vm, vmi, src, tgt)
 	for _, p := range []*corev1.Pod{src, tgt} {
 		id, err := x.Identify(ctx, p)
-		if err != nil || id == nil || id.Skip {
-			t.Fatalf("%s: identity %+v, %v", p.Name, id, err)
+		if err != nil || id == nil {
+			t.Fatalf("%s: holder %+v, %v", p.Name, id, err)
 		}
-		if id.Port != "vm-a.ns" || id.Key != state.VMKey("ns", "vm-a") || id.Owner != (ops.Owner{Kind: ops.OwnerKindVM, Key: "ns/vm-a"}) {
-			t.Errorf("%s: port %q key %q owner %+v", p.Name, id.Port, id.Key, id.Owner)
+		if id.Port != "vm-a.ns" || id.Key != VMKey("ns", "vm-a") || id.Owner() != (ops.Owner{Kind: ops.OwnerKindVM, Key: "ns/vm-a"}) {
+			t.Errorf("%s: port %q key %q owner %+v", p.Name, id.Port, id.Key, id.Owner())
 		}
-		nic := &pod.NIC{Port: id.Port, Subnet: &kubeovnv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: "s1"}}}
-		ip := pod.IdentityIP(id, nic, ipam.Allocation{MAC: "0a:00:00:00:00:01"})
+		nic := &NIC{Port: id.Port, Subnet: &kubeovnv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: "s1"}}}
+		ip := id.IP(nic, ipam.Allocation{MAC: "0a:00:00:00:00:01"})
 		ref := ip.OwnerReferences
 		if ip.Name != "vm-a.ns" || ip.Spec.PodName != "vm-a" || ip.Spec.Namespace != "ns" || ip.Spec.PodType != "VirtualMachine" ||
 			ip.Spec.NodeName != "node-1" || len(ref) != 1 || ref[0].Kind != "VirtualMachine" || ref[0].UID != "uid-vm" {
 			t.Errorf("%s: ip object %+v", p.Name, ip)
 		}
-		if state.TrackKey(ip) != id.Key || IPVMKey(ip) != "ns/vm-a" {
-			t.Errorf("%s: ip tracked under %q, indexed %q", p.Name, state.TrackKey(ip), IPVMKey(ip))
+		if TrackKey(ip) != id.Key || IPVMKey(ip) != "ns/vm-a" || IPPodKey(ip) != "" {
+			t.Errorf("%s: ip tracked under %q, indexed %q", p.Name, TrackKey(ip), IPVMKey(ip))
 		}
 	}
 	// The source alone restarts nothing; the target pins what the VM holds.
-	if id, _ := x.Identify(ctx, src); id.Held != pod.HeldPinned {
+	if id, _ := x.Identify(ctx, src); id.Held != HeldPinned {
 		t.Errorf("source with a target beside it: held policy %v", id.Held)
 	}
-	if id, _ := x.Identify(ctx, tgt); id.Held != pod.HeldPinned {
+	if id, _ := x.Identify(ctx, tgt); id.Held != HeldPinned {
 		t.Errorf("migration target: held policy %v", id.Held)
 	}
-	alone := identifier(t, true, vm, vmi, src)
-	if id, _ := alone.Identify(ctx, src); id.Held != pod.HeldReleased {
+	alone := newIdentifier(t, true, vm, vmi, src)
+	if id, _ := alone.Identify(ctx, src); id.Held != HeldReleased {
 		t.Errorf("a VM starting: held policy %v", id.Held)
 	}
 	if id, _ := alone.Identify(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web"}}); id != nil {
@@ -113,17 +133,17 @@ func TestLauncherPodsAreKeyedByTheirVM(t *testing.T) {
 	// A VMI without a VM, and keep-vm-ip off: owned by the VMI.
 	lone := vmiObj("vm-b", "uid-vmi-b", nil, "node-1")
 	pb := launcherPod("virt-launcher-vm-b-abcde", "vm-b", "uid-vmi-b", "node-1", "")
-	for _, x := range []*Identifier{identifier(t, true, lone, pb), identifier(t, false, vm, vmi, src)} {
+	for _, x := range []*identifier{newIdentifier(t, true, lone, pb), newIdentifier(t, false, vm, vmi, src)} {
 		p := pb
 		if !x.KeepVMIP {
 			p = src
 		}
 		id, err := x.Identify(ctx, p)
-		if err != nil || id == nil || id.Skip {
+		if err != nil || id == nil {
 			t.Fatalf("%s: %+v %v", p.Name, id, err)
 		}
 		ip := &kubeovnv1.IP{}
-		id.IPMeta(ip)
+		id.SetIPOwner(ip)
 		if len(ip.OwnerReferences) != 1 || ip.OwnerReferences[0].Kind != "VirtualMachineInstance" {
 			t.Errorf("%s (keep %v): owner %+v", p.Name, x.KeepVMIP, ip.OwnerReferences)
 		}
@@ -145,11 +165,11 @@ func TestLauncherPodsLeftAlone(t *testing.T) {
 	podD := launcherPod("pd", "vm-d", "uid-vmi-d", "node-1", "")
 	orphanVMI := vmiObj("vm-o", "uid-vmi-o", vmObj("vm-o", "uid-gone"), "node-1")
 	podO := launcherPod("po", "vm-o", "uid-vmi-o", "node-1", "")
-	x := identifier(t, true, vm, vmi, failed, old, deletingVM, vmiD, podD, orphanVMI, podO)
+	x := newIdentifier(t, true, vm, vmi, failed, old, deletingVM, vmiD, podD, orphanVMI, podO)
 	for _, p := range []*corev1.Pod{failed, old, podD, podO} {
 		id, err := x.Identify(ctx, p)
-		if err != nil || id == nil || !id.Skip {
-			t.Errorf("%s: identity %+v, %v; want skip", p.Name, id, err)
+		if err != nil || id != nil {
+			t.Errorf("%s: holder %+v, %v; want the pod left alone", p.Name, id, err)
 		}
 	}
 }
@@ -178,7 +198,7 @@ func TestLiveness(t *testing.T) {
 		{"keep off: stopped", false, vm, nil, false},
 	}
 	for _, c := range cases {
-		if got := aliveBy(c.keep, c.vm, c.vmi); got != c.alive {
+		if got := kubevirt.VMAliveBy(c.keep, c.vm, c.vmi); got != c.alive {
 			t.Errorf("%s: alive %v, want %v", c.name, got, c.alive)
 		}
 	}

@@ -3,6 +3,7 @@ package kubevirt
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -134,6 +135,55 @@ func Read(ctx context.Context, r client.Reader, namespace, name string) (*Object
 	for i := range pods.Items {
 		if VMName(&pods.Items[i]) == name {
 			o.Pods = append(o.Pods, pods.Items[i])
+		}
+	}
+	return o, nil
+}
+
+// IsMigrationTarget reports whether a launcher pod was created as the
+// target of a live migration (label kubevirt.io/migrationJobUID): it runs
+// a guest that already holds its addresses.
+func IsMigrationTarget(pod *corev1.Pod) bool { return MigrationUID(pod) != "" }
+
+// Restarts reports whether launcher pod p starts its VM afresh: not a
+// migration target, and no other live launcher pod of the same VMI (in
+// pods, the VM's launcher pods) runs the guest. A VM that starts afresh
+// may change its addresses to what its template asks for now; any other
+// launcher pod gets exactly what the VM holds.
+func Restarts(p *corev1.Pod, vmi *kubevirtv1.VirtualMachineInstance, pods []corev1.Pod) bool {
+	if IsMigrationTarget(p) {
+		return false
+	}
+	for i := range pods {
+		q := &pods[i]
+		if q.UID != p.UID && VMName(q) == vmi.Name && Live(q) && BelongsTo(q, vmi) {
+			return false
+		}
+	}
+	return true
+}
+
+// ReadFresh is Read from cache, read again from api when the cache misses
+// an object a live launcher pod implies (the VMI; the VM while keepVMIP):
+// the cache may not have seen a create yet. pod, when not nil, replaces its
+// stale copy in Pods (or is added): the caller holds the newest version.
+func ReadFresh(ctx context.Context, cache, api client.Reader, namespace, name string, keepVMIP bool, pod *corev1.Pod) (*Objects, error) {
+	o, err := Read(ctx, cache, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	if (o.VMI == nil || o.VM == nil && keepVMIP) && api != nil {
+		vm, vmi, err := GetVM(ctx, api, namespace, name)
+		if err != nil {
+			return nil, err
+		}
+		o.VM, o.VMI = vm, vmi
+	}
+	if pod != nil {
+		if i := slices.IndexFunc(o.Pods, func(q corev1.Pod) bool { return q.UID == pod.UID }); i >= 0 {
+			o.Pods[i] = *pod
+		} else {
+			o.Pods = append(o.Pods, *pod)
 		}
 	}
 	return o, nil

@@ -1,9 +1,7 @@
-package pod
+package addressing
 
 import (
 	"strings"
-
-	corev1 "k8s.io/api/core/v1"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
 	"github.com/kvnet/kvnet/internal/annotations"
@@ -27,19 +25,6 @@ func PortRow(name string, owner ops.Owner, subnet string, a ipam.Allocation, ext
 		PortSecurity: []string{addr},
 		ExternalIDs:  ops.OwnerIDs(owner, ids),
 	}
-}
-
-// PodKey is "<namespace>/<name>", the owner key of a pod's rows.
-func PodKey(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
-
-// DesiredPort is the port of one NIC of an ordinary pod.
-func DesiredPort(pod *corev1.Pod, nic *NIC, a ipam.Allocation) *nbdb.LogicalSwitchPort {
-	return IdentityPort(PodIdentity(pod, nic.Port), nic, a, NodeOptions(pod.Spec.NodeName))
-}
-
-// DesiredIP is the IP object recording one NIC's allocation, owned by the pod.
-func DesiredIP(pod *corev1.Pod, nic *NIC, a ipam.Allocation) *kubeovnv1.IP {
-	return IdentityIP(PodIdentity(pod, nic.Port), nic, a)
 }
 
 // AllocationSpec fills the address fields of an IP spec from an allocation.
