@@ -43,7 +43,7 @@ func TestPodAndVMOfOneNameNeverSharePort(t *testing.T) {
 	if err != nil || lsp.ExternalIDs[ops.KeyOwnerKind] != ops.OwnerKindPod || lsp.Options["requested-chassis"] != "node-1" {
 		t.Fatalf("port web.%s: %+v, %v; want the pod's, on node-1", ns, lsp, err)
 	}
-	if ip := getIP(t, "web."+ns); ip.Spec.PodType != "" || ip.Spec.IPAddress != addrOf(p) {
+	if ip := getIP(t, "web."+ns); ip.Spec.PodType != "" || ip.Spec.IPAddress+" "+ip.Spec.MacAddress != addrOf(p) {
 		t.Fatalf("IP object taken over: %+v", ip.Spec)
 	}
 	if got := getPod(t, ns, lp.Name); got.Annotations[annotations.Routed] == "true" {
@@ -65,7 +65,7 @@ func TestPodAndVMOfOneNameNeverSharePort(t *testing.T) {
 	if lsp, err := ops.FindLogicalSwitchPort(nb, "web."+ns); err != nil || lsp.ExternalIDs[ops.KeyOwnerKind] != ops.OwnerKindVM {
 		t.Fatalf("port after a pod of the VM's name came: %+v, %v", lsp, err)
 	}
-	if ip := getIP(t, "web."+ns); ip.Spec.PodType != kubeovnv1.PodTypeVM || ip.Spec.IPAddress != addrOf(lp) {
+	if ip := getIP(t, "web."+ns); ip.Spec.PodType != kubeovnv1.PodTypeVM || ip.Spec.IPAddress+" "+ip.Spec.MacAddress != addrOf(lp) {
 		t.Fatalf("IP object after a pod of the VM's name came: %+v", ip.Spec)
 	}
 }

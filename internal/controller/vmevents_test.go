@@ -54,6 +54,7 @@ func TestLauncherWarningsAreRepeatedOnTheVM(t *testing.T) {
 	rec := echoToVM(log, vmReader{})
 	launcher := func(vm string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "kv", Name: "virt-launcher-" + vm + "-abcde",
+			Labels:          map[string]string{"kubevirt.io": "virt-launcher"},
 			Annotations:     map[string]string{annotations.KubeVirtDomain: vm},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: vm, UID: types.UID("uid-vmi-" + vm)}}}}
 	}

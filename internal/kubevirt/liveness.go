@@ -96,7 +96,11 @@ func (l *Liveness) IPHolder(ctx context.Context, ip *kubeovnv1.IP) (Holder, erro
 		if err != nil || alive {
 			return Holder{}, err
 		}
-		return Holder{State: HolderGone, Why: "whose VM is gone"}, nil
+		kind := "VirtualMachineInstance"
+		if l.KeepVMIP {
+			kind = "VirtualMachine"
+		}
+		return Holder{State: HolderGone, Why: "whose " + kind + " is gone"}, nil
 	case s.PodType == kubeovnv1.PodTypeNode && s.PodName != "":
 		return l.objectHolder(ctx, ip, &corev1.Node{}, client.ObjectKey{Name: s.PodName}, "Node", "node")
 	case s.PodType == "" && s.Namespace != "" && s.PodName != "":

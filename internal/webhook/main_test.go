@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 	kvwebhook "github.com/kvnet/kvnet/internal/webhook"
 )
 
@@ -48,7 +49,7 @@ var (
 	warns  = &warningLog{}
 )
 
-var opts = kvwebhook.Options{DefaultVpc: "ovn-cluster", DefaultSubnet: "ovn-default", JoinSubnet: "join"}
+var opts = kvwebhook.Options{DefaultVpc: "ovn-cluster", DefaultSubnet: "ovn-default", JoinSubnet: "join", KeepVMIP: true} // KeepVMIP: the controller's default
 
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -58,6 +59,7 @@ func repoRoot() string {
 func TestMain(m *testing.M) {
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = kubeovnv1.AddToScheme(scheme)
+	_ = kubevirt.AddToScheme(scheme) // as cmd/kvnet-controller: the liveness rule reads VMs and VMIs
 	level := zapcore.Level(2)
 	if os.Getenv("KVNET_TEST_VERBOSE") != "" {
 		level = -1

@@ -311,7 +311,9 @@ func (v *Validator) liveHolder(ctx context.Context, w *workload, nic *addressing
 }
 
 // liveness is the one rule of who holds addresses (kubevirt.Liveness),
-// reading the manager's cache and confirming misses with the API server.
+// reading the API server: a cache that lags a deletion would refuse a
+// request for an address that is free (the controller, which reads its
+// cache, never releases on a lagging "alive", only fails to).
 func (v *Validator) liveness() *kubevirt.Liveness {
-	return &kubevirt.Liveness{Cache: v.Client, API: v.APIReader, KeepVMIP: v.Options.KeepVMIP}
+	return &kubevirt.Liveness{Cache: v.APIReader, KeepVMIP: v.Options.KeepVMIP}
 }

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kvnet/kvnet/internal/annotations"
@@ -238,7 +239,11 @@ func TestKubeVirtStaticAddresses(t *testing.T) {
 		return p
 	}
 	create(t, launcher("virt-launcher-vm-a-abcde", "vm-a", "10.12.0.30", nil))
-	if err := k8s.Create(ctx, vmi(ns, "vm-a", ann("10.12.0.30"))); err != nil {
+	vmiA := vmi(ns, "vm-a", ann("10.12.0.30"))
+	// As virt-controller makes it: controlled by its VM, so it holds
+	// nothing once the VM is gone (kubevirt.Liveness).
+	vmiA.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "vm-a", UID: vmA.GetUID(), Controller: ptr.To(true)}})
+	if err := k8s.Create(ctx, vmiA); err != nil {
 		t.Errorf("VMI of the VM holding the address refused: %v", err)
 	}
 	refusedBy(t, createErr(staticPod(ns, "stranger", sn.Name, "10.12.0.30")), hookPod, "already in use by virtualmachine kv/vm-a")
