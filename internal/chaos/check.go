@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kvnetv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 	"github.com/kvnet/kvnet/internal/ovn/nbdb"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 	"github.com/kvnet/kvnet/internal/sandbox"
@@ -176,7 +177,7 @@ func (r *run) check(ctx context.Context) Check {
 			continue
 		}
 		owner := "pod " + p.Namespace + "/" + p.Name
-		if vmName := p.Labels["vm.kubevirt.io/name"]; vmName != "" {
+		if vmName := kubevirt.VMName(&p); vmName != "" {
 			owner = "vm " + p.Namespace + "/" + vmName
 		}
 		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
@@ -195,7 +196,7 @@ func (r *run) check(ctx context.Context) Check {
 		if p.Name == ProberName {
 			continue
 		}
-		if p.Labels["vm.kubevirt.io/name"] == "" {
+		if kubevirt.VMName(&p) == "" {
 			ch.LivePods++
 		}
 		targets = append(targets, p.Status.PodIP)
