@@ -66,7 +66,9 @@ func TestCRDValidation(t *testing.T) {
 		}
 	}
 	var cur kubeovnv1.Subnet
-	_ = k8s.Get(bg, client.ObjectKeyFromObject(good), &cur)
+	if err := k8s.Get(bg, client.ObjectKeyFromObject(good), &cur); err != nil {
+		t.Fatal(err)
+	}
 	cur.Spec.Vpc = "ovn-cluster"
 	if err := k8s.Update(bg, &cur); err != nil {
 		t.Fatalf("setting vpc once: %v", err)

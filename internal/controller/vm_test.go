@@ -241,7 +241,9 @@ func TestB19B20MigrationSharesThePortAndPlacesIt(t *testing.T) {
 		t.Errorf("multi-chassis target marked to skip ovn-installed")
 	}
 	var evs corev1.EventList
-	_ = k8s.List(bg, &evs, client.InNamespace(ns))
+	if err := k8s.List(bg, &evs, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
 	for _, e := range evs.Items {
 		if e.Type == corev1.EventTypeWarning {
 			t.Errorf("B19: warning %s on %s: %s", e.Reason, e.InvolvedObject.Name, e.Message)
@@ -463,7 +465,10 @@ func TestVMAddressChangeTakesEffectAtNextStart(t *testing.T) {
 		t.Errorf("port %+v %v", lsp, err)
 	}
 	ls, err := ops.FindLogicalSwitch(nb, "vmchange-b")
-	if lsp, _ := ops.FindLogicalSwitchPort(nb, "vm-c."+ns); err != nil || lsp == nil || !containsStr(ls.Ports, lsp.UUID) {
+	if err != nil {
+		t.Fatalf("switch vmchange-b: %v", err)
+	}
+	if lsp, err := ops.FindLogicalSwitchPort(nb, "vm-c."+ns); err != nil || lsp == nil || !containsStr(ls.Ports, lsp.UUID) {
 		t.Errorf("port not moved to the new switch: %v", err)
 	}
 }

@@ -68,8 +68,12 @@ func routerRows(t *testing.T, nb libovsdb.Client, name string) map[string]string
 	rows := map[string]string{}
 	var srs []nbdb.LogicalRouterStaticRoute
 	var pols []nbdb.LogicalRouterPolicy
-	_ = nb.List(bg, &srs)
-	_ = nb.List(bg, &pols)
+	if err := nb.List(bg, &srs); err != nil {
+		t.Fatal(err)
+	}
+	if err := nb.List(bg, &pols); err != nil {
+		t.Fatal(err)
+	}
 	for i := range srs {
 		if slices.Contains(lr.StaticRoutes, srs[i].UUID) {
 			rows["route "+ops.StaticRouteKey(&srs[i])] = srs[i].UUID

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -287,12 +286,15 @@ func TestB20MigrationWithLateTargetScheduling(t *testing.T) {
 	}
 	// The target pod waits, unschedulable, for 2 s.
 	time.Sleep(2 * time.Second)
-	pods, _ := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: kubevirtv1.MigrationJobLabel})
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: kubevirtv1.MigrationJobLabel})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(pods.Items) != 1 || pods.Items[0].Spec.NodeName != "" {
 		t.Fatalf("expected one unscheduled target pod, got %d", len(pods.Items))
 	}
 	setNodeLabel("node-3", "yes")
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(m), m); err != nil {
 			return false, nil
 		}
@@ -340,5 +342,4 @@ func TestB25GatewayMACSameOnEveryNode(t *testing.T) {
 			t.Fatalf("gateway MAC differs between nodes: %v", macs)
 		}
 	}
-	_ = corev1.PodRunning
 }

@@ -114,7 +114,10 @@ func TestRestartChangesNothing(t *testing.T) {
 	if got := nbSnapshot(t); got != nb {
 		t.Errorf("agent restart changed NB:\n%s", diffLines(nb, got))
 	}
-	k3, _ := cs.CoreV1().Pods(ns).Get(ctx, "k3", metav1.GetOptions{})
+	k3, err := cs.CoreV1().Pods(ns).Get(ctx, "k3", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := ping(ctx, ns, "k2", netip.MustParseAddr(k3.Status.PodIP)); err != nil {
 		t.Errorf("traffic after restarts: %v", err)
 	}
