@@ -74,7 +74,11 @@ func (r *Repairer) Pass(ctx context.Context) error {
 	if err := r.collectIPs(ctx); err != nil {
 		return err
 	}
-	return r.collectNB(ctx)
+	if err := r.collectNB(ctx); err != nil {
+		return err
+	}
+	metrics.RepairPasses.Inc()
+	return nil
 }
 
 // collectIPs releases the owners of IP objects whose pod or node is gone:
