@@ -7,11 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kvnet/kvnet/internal/chaos"
 	"github.com/kvnet/kvnet/internal/sandbox"
@@ -45,7 +43,6 @@ func chaosCmd() *cobra.Command {
 				return fmt.Errorf("%s is not the state directory of sandbox %d: pass matching --id and --state-dir", sb.StateDir, sb.ID)
 			}
 			cfg.Sandbox = sb
-			ctrllog.SetLogger(logr.Discard())
 			cfg.Log = func(f string, a ...any) {
 				fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
 			}

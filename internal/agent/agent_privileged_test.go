@@ -161,8 +161,8 @@ func TestPrivilegedAgentWithAPIServer(t *testing.T) {
 	if err := cni.DelNetworkList(ctx, list, rt); err != nil {
 		t.Fatalf("DEL: %v", err)
 	}
-	if ok, _ := netconf.LinkExists("feedfacecafe_h"); ok {
-		t.Fatal("host veth left after DEL")
+	if ok, err := netconf.LinkExists("feedfacecafe_h"); err != nil || ok {
+		t.Fatalf("host veth left after DEL (exists %v, err %v)", ok, err)
 	}
 }
 

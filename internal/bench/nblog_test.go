@@ -70,8 +70,8 @@ func TestNBLogFollowsAppendsAndCompaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if txns, _ := l.Read(); len(txns) != 0 {
-		t.Fatalf("what was there before Open must not count: %v", txns)
+	if txns, err := l.Read(); err != nil || len(txns) != 0 {
+		t.Fatalf("what was there before Open must not count: %v (%v)", txns, err)
 	}
 	appendTo(record(`{"_date":3}`) + record(`{"_date":4,"_comment":"ovn-nbctl: x"}`))
 	if txns, err := l.Read(); err != nil || len(txns) != 2 {

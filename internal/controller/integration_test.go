@@ -66,7 +66,9 @@ func TestCRDValidation(t *testing.T) {
 		}
 	}
 	var cur kubeovnv1.Subnet
-	_ = k8s.Get(bg, client.ObjectKeyFromObject(good), &cur)
+	if err := k8s.Get(bg, client.ObjectKeyFromObject(good), &cur); err != nil {
+		t.Fatal(err)
+	}
 	cur.Spec.Vpc = "ovn-cluster"
 	if err := k8s.Update(bg, &cur); err != nil {
 		t.Fatalf("setting vpc once: %v", err)
@@ -193,6 +195,7 @@ func TestStaticIPMACPoolAndConflicts(t *testing.T) {
 		t.Fatalf("pool address = %q", got)
 	}
 	// Static conflict: a Warning event and no port.
+	base := reconcileCounts(t, "pod")
 	create(t, mkPod("t-static", "dup", map[string]string{"ovn.kubernetes.io/ip_address": "10.77.0.10"}))
 	ev := waitEvent(t, "t-static", "dup", "IPConflict")
 	if ev.Type != corev1.EventTypeWarning {
@@ -201,7 +204,7 @@ func TestStaticIPMACPoolAndConflicts(t *testing.T) {
 	// B01: the gateway in another textual form is refused too.
 	create(t, mkPod("t-static", "gw", map[string]string{"ovn.kubernetes.io/ip_address": "10.77.0.5,fd00:0077:0:0:0:0:0:0001"}))
 	waitEvent(t, "t-static", "gw", "IPIsGateway")
-	time.Sleep(500 * time.Millisecond)
+	waitReconciledSince(t, base) // the refusals are done, not just begun
 	for _, name := range []string{"dup.t-static", "gw.t-static"} {
 		if _, err := ops.FindLogicalSwitchPort(nb, name); err == nil {
 			t.Errorf("refused pod has port %s", name)

@@ -83,8 +83,12 @@ func TestRestartWritesNothingAndB18(t *testing.T) {
 	beforeObjs := versions(t, "t-restart", "sub-restart", "ovn-default", "join")
 	r1.stop()
 
+	base := reconcileCounts(t, "pod", "subnet", "vpc")
 	r2 := startController(t, addr, nil)
-	time.Sleep(3 * time.Second) // every reconciler and a repair pass have run
+	// Evidence, not a pause: every reconciler with objects here has
+	// reconciled since the start and is idle, and a full repair pass ran.
+	waitReconciledSince(t, base)
+	waitRepairPassAfter(t)
 	if after := dump(); after != beforeNB {
 		t.Errorf("restart changed NB:\nbefore %s\nafter  %s", beforeNB, after)
 	}
@@ -94,8 +98,9 @@ func TestRestartWritesNothingAndB18(t *testing.T) {
 	r2.stop()
 
 	// B18: a pod created while no controller runs is addressed at start.
+	// r2.stop returned after its manager exited: no controller runs, so
+	// nothing can address the pod, and the check needs no wait.
 	create(t, mkPod("t-restart", "b18", nil))
-	time.Sleep(300 * time.Millisecond)
 	if p := getPod(t, "t-restart", "b18"); p.Annotations["ovn.kubernetes.io/allocated"] != "" {
 		t.Fatal("pod addressed with no controller running")
 	}
@@ -197,12 +202,21 @@ func TestB12_MultiNICFailureLeaksNothing(t *testing.T) {
 	}
 	create(t, mkPod("t-b12", "nat", nics))
 	waitEvent(t, "t-b12", "nat", "IPConflict")
-	deadline := time.Now().Add(2 * time.Second) // about 40 retries
-	for time.Now().Before(deadline) {
+	// Usage must hold through retries: count them (pod reconciles), do not
+	// time them. 20 retries of the failing pod, as in B12's reproduction.
+	retried := reconciles(t, "pod")
+	deadline := time.Now().Add(30 * time.Second)
+	for reconciles(t, "pod") < retried+20 {
 		if i, e := usage(); i != 1 || e != 1 {
 			t.Fatalf("usage inner %d ext %d after failed attempts, want 1 1", i, e)
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the failing pod was retried %v times in 30s, want 20", reconciles(t, "pod")-retried)
+		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if i, e := usage(); i != 1 || e != 1 {
+		t.Fatalf("usage inner %d ext %d after 20 failed attempts, want 1 1", i, e)
 	}
 	for _, name := range []string{"nat.t-b12", "nat.t-b12." + provider} {
 		if err := k8s.Get(bg, client.ObjectKey{Name: name}, &kubeovnv1.IP{}); !apierrors.IsNotFound(err) {

@@ -63,8 +63,9 @@ func TestVMKeepsAddressesB09B14(t *testing.T) {
 	// B09: the launcher pod fails (qemu died), the controller restarts.
 	setPodPhase(t, p, corev1.PodFailed)
 	r1.stop()
+	passes := repairPasses(t)
 	r2 := startController(t, addr, keepVMIP)
-	time.Sleep(2500 * time.Millisecond) // the start-up repair pass and two periodic ones
+	waitRepairPasses(t, passes, 3) // the start-up repair pass and two periodic ones
 	stopVMI(t, ns, "vm-a")
 	_, p = startVMI(t, vm, ns, "vm-a", "node-2", tmpl)
 	p = waitRouted(t, ns, p.Name)
@@ -76,10 +77,11 @@ func TestVMKeepsAddressesB09B14(t *testing.T) {
 	// B14: stopped, through repair passes and a restart.
 	stopVMI(t, ns, "vm-a")
 	waitPortOptions(t, nb, port, "")
-	time.Sleep(1500 * time.Millisecond)
+	waitRepairPassAfter(t) // a full repair pass with the VM stopped
 	r2.stop()
+	passes = repairPasses(t)
 	startController(t, addr, keepVMIP)
-	time.Sleep(2500 * time.Millisecond)
+	waitRepairPasses(t, passes, 3) // the start-up repair pass and two periodic ones
 	for _, name := range []string{port, port2} {
 		getIP(t, name)
 		if _, err := ops.FindLogicalSwitchPort(nb, name); err != nil {
@@ -129,7 +131,7 @@ func TestB15VMDeletionReleasesInEveryOrder(t *testing.T) {
 		}},
 		{"stop then delete", func(vm *kubevirtv1.VirtualMachine) {
 			stopVMI(t, ns, vm.Name)
-			time.Sleep(1500 * time.Millisecond) // a repair pass while stopped keeps it
+			waitRepairPassAfter(t) // a repair pass while stopped keeps it
 			getIP(t, vm.Name+"."+ns)
 			if usage() != 1 {
 				t.Fatalf("stopped VM: usage %d", usage())
@@ -142,8 +144,11 @@ func TestB15VMDeletionReleasesInEveryOrder(t *testing.T) {
 			if err := k8s.Get(bg, client.ObjectKey{Namespace: ns, Name: vm.Name}, vmi); err != nil {
 				t.Fatal(err)
 			}
-			deleteNow(t, vmi, vm) // the launcher pod still runs a moment
-			time.Sleep(300 * time.Millisecond)
+			base := reconcileCounts(t, "vm")
+			deleteNow(t, vmi, vm)
+			// The launcher pod still runs while the controller handles
+			// the deletion: wait for that reconcile, then collect.
+			waitReconciledSince(t, base)
 			collectDependents(t, vmi.UID)
 			collectDependents(t, vm.UID)
 		}},
@@ -221,8 +226,9 @@ func TestB19B20MigrationSharesThePortAndPlacesIt(t *testing.T) {
 	create(t, m1)
 	setMigrationPhase(t, m1, kubevirtv1.MigrationPending)
 	tgt := launcher(vmi, "", map[string]string{kubevirtv1.MigrationJobLabel: string(m1.UID)})
+	base := reconcileCounts(t, "pod", "vm-placement")
 	create(t, tgt)
-	time.Sleep(1500 * time.Millisecond)
+	waitReconciledSince(t, base) // both have seen the unscheduled target
 	if p := getPod(t, ns, tgt.Name); p.Annotations[annotations.Routed] != "" {
 		t.Fatalf("unscheduled target routed: %v", p.Annotations)
 	}
@@ -241,7 +247,9 @@ func TestB19B20MigrationSharesThePortAndPlacesIt(t *testing.T) {
 		t.Errorf("multi-chassis target marked to skip ovn-installed")
 	}
 	var evs corev1.EventList
-	_ = k8s.List(bg, &evs, client.InNamespace(ns))
+	if err := k8s.List(bg, &evs, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
 	for _, e := range evs.Items {
 		if e.Type == corev1.EventTypeWarning {
 			t.Errorf("B19: warning %s on %s: %s", e.Reason, e.InvolvedObject.Name, e.Message)
@@ -259,8 +267,10 @@ func TestB19B20MigrationSharesThePortAndPlacesIt(t *testing.T) {
 	dump := func() string { return nbtest.Dump(t, nb) }
 	before := settledDump(t, dump)
 	ctl.stop()
+	base = reconcileCounts(t, "pod", "vm", "vm-placement", "subnet")
 	ctl = startController(t, addr, keepVMIP)
-	time.Sleep(2 * time.Second)
+	waitReconciledSince(t, base)
+	waitRepairPassAfter(t)
 	if after := dump(); after != before {
 		t.Errorf("restart mid-migration changed NB:\nbefore %s\nafter  %s", before, after)
 	}
@@ -271,8 +281,9 @@ func TestB19B20MigrationSharesThePortAndPlacesIt(t *testing.T) {
 	})
 	waitPortOptions(t, nb, port, "requested-chassis=node-2")
 	setMigrationPhase(t, m1, kubevirtv1.MigrationSucceeded)
+	base = reconcileCounts(t, "vm-placement")
 	deleteNow(t, src)
-	time.Sleep(500 * time.Millisecond)
+	waitReconciledSince(t, base) // the source pod's deletion is handled
 	if got := portOptions(t, nb, port); got != "requested-chassis=node-2" {
 		t.Fatalf("after success: %q", got)
 	}
@@ -285,10 +296,11 @@ func TestB19B20MigrationSharesThePortAndPlacesIt(t *testing.T) {
 	})
 	// Replaying the finished migration changes nothing.
 	m1.Annotations = map[string]string{"replay": "1"}
+	base = reconcileCounts(t, "vm-placement")
 	if err := k8s.Update(bg, m1); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitReconciledSince(t, base) // the replay was reconciled
 	if got := portOptions(t, nb, port); got != "requested-chassis=node-2" {
 		t.Fatalf("replayed migration changed the options: %q", got)
 	}
@@ -383,8 +395,12 @@ func TestMigrationBenchmarkKnobs(t *testing.T) {
 	if routedAfter < delay-100*time.Millisecond || tgt2.Annotations[annotations.SkipOVNInstalled] != "" {
 		t.Errorf("target routed after %v (delay %v), annotations %v", routedAfter, delay, tgt2.Annotations)
 	}
+	base := reconcileCounts(t, "vm-placement")
 	at := succeed(m2, "node-3")
-	time.Sleep(delay / 2)
+	waitReconciledSince(t, base) // the controller has seen the success
+	// The scenario's clock: look at half the delay, when the success must
+	// not be applied yet.
+	time.Sleep(delay/2 - time.Since(at))
 	if got := portOptions(t, nb, port); got != "requested-chassis=node-2,node-3 activation-strategy=rarp" {
 		t.Errorf("success applied before the delay: %q", got)
 	}
@@ -463,7 +479,10 @@ func TestVMAddressChangeTakesEffectAtNextStart(t *testing.T) {
 		t.Errorf("port %+v %v", lsp, err)
 	}
 	ls, err := ops.FindLogicalSwitch(nb, "vmchange-b")
-	if lsp, _ := ops.FindLogicalSwitchPort(nb, "vm-c."+ns); err != nil || lsp == nil || !containsStr(ls.Ports, lsp.UUID) {
+	if err != nil {
+		t.Fatalf("switch vmchange-b: %v", err)
+	}
+	if lsp, err := ops.FindLogicalSwitchPort(nb, "vm-c."+ns); err != nil || lsp == nil || !containsStr(ls.Ports, lsp.UUID) {
 		t.Errorf("port not moved to the new switch: %v", err)
 	}
 }

@@ -68,8 +68,12 @@ func routerRows(t *testing.T, nb libovsdb.Client, name string) map[string]string
 	rows := map[string]string{}
 	var srs []nbdb.LogicalRouterStaticRoute
 	var pols []nbdb.LogicalRouterPolicy
-	_ = nb.List(bg, &srs)
-	_ = nb.List(bg, &pols)
+	if err := nb.List(bg, &srs); err != nil {
+		t.Fatal(err)
+	}
+	if err := nb.List(bg, &pols); err != nil {
+		t.Fatal(err)
+	}
 	for i := range srs {
 		if slices.Contains(lr.StaticRoutes, srs[i].UUID) {
 			rows["route "+ops.StaticRouteKey(&srs[i])] = srs[i].UUID
@@ -229,9 +233,10 @@ func TestVpcRoutesOwnedB29B30(t *testing.T) {
 
 	// B30: an unrelated update (an annotation) leaves every row as it was.
 	n0 := vpcTransactions()
+	base := reconcileCounts(t, "vpc")
 	updateVpc(t, "it-vpc-r", func(v *kubeovnv1.Vpc) { metav1.SetMetaDataAnnotation(&v.ObjectMeta, "test", "1") })
 	eventually(t, 10*time.Second, "the vpc controller to reconcile", func() (bool, string) { return vpcTransactions() > n0, "" })
-	time.Sleep(time.Second) // any other reconcile of this VPC that was queued
+	waitReconciledSince(t, base) // and any other reconcile of this VPC that was queued
 	if after := routerRows(t, nb, "it-vpc-r"); !mapsEqualStr(before, after) {
 		t.Fatalf("unrelated update changed rows:\nbefore %v\nafter  %v", before, after)
 	}
@@ -301,6 +306,7 @@ func TestVpcDeleteRefusedWhileSubnetsRemain(t *testing.T) {
 		t.Errorf("private subnet has %d ACLs, want 2", len(acls))
 	}
 
+	base := reconcileCounts(t, "vpc")
 	if err := k8s.Delete(bg, vpcObj("it-vpc-del", nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +318,10 @@ func TestVpcDeleteRefusedWhileSubnetsRemain(t *testing.T) {
 	if ev.Type != "Warning" || !strings.Contains(ev.Message, "delete them first") {
 		t.Errorf("event = %s %q", ev.Type, ev.Message)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The refusing reconcile has finished and a repair pass ran since: rows
+	// still there now were kept, not yet to be deleted.
+	waitReconciledSince(t, base)
+	waitRepairPassAfter(t)
 	waitRouterRows(t, nb, "it-vpc-del", "route |dst-ip|0.0.0.0/0|10.3.0.254", "policy 10|ip4.dst == 10.3.0.9 drop")
 
 	if err := k8s.Delete(bg, sn); err != nil {

@@ -130,8 +130,6 @@ type churnChecker struct {
 }
 
 func newChurnChecker(t testing.TB, m *IPAM, subnet string) *churnChecker {
-	u, _ := m.Usage(subnet)
-	_ = u
 	s := m.subnets[subnet]
 	f := s.fams[0]
 	return &churnChecker{m: m, subnet: subnet, fam: newFamChecker(t, f.prefix.String(), f.gateway.addr(true).String(), nil)}

@@ -91,15 +91,42 @@ func killPidfile(path string) {
 func Netns() string { return os.Getenv(envNetns) }
 
 // Require skips the test unless it runs as root inside its own namespace
-// (see RunInNetns) and the named binaries are installed.
+// (see RunInNetns) and the named binaries are installed. Where the tests
+// must run (CI set, as in CI; KVNET_REQUIRE_ENVTEST set, as by hack/test.sh)
+// it fails instead, so a missing tool or a non-root run cannot pass as green.
 func Require(t *testing.T, tools ...string) {
 	t.Helper()
+	missing := func(format string, args ...any) {
+		t.Helper()
+		if why := requiredBy(); why != "" {
+			t.Fatalf("privileged test cannot run but is required (%s): "+format, append([]any{why}, args...)...)
+		}
+		t.Skipf(format, args...)
+	}
 	if Netns() == "" {
-		t.Skip("privileged: needs root (run through RunInNetns)")
+		missing("privileged: needs root (run through RunInNetns)")
+		return
 	}
-	if !haveTools(tools...) {
-		t.Skipf("needs %v installed", tools)
+	var absent []string
+	for _, tool := range tools {
+		if !haveTools(tool) {
+			absent = append(absent, tool)
+		}
 	}
+	if len(absent) > 0 {
+		missing("needs %v installed", absent)
+	}
+}
+
+// requiredBy names the environment variable that makes privileged tests
+// mandatory, or returns "" when they may skip.
+func requiredBy() string {
+	for _, env := range []string{"CI", "KVNET_REQUIRE_ENVTEST"} {
+		if v := os.Getenv(env); v != "" && v != "0" && !strings.EqualFold(v, "false") {
+			return env + "=" + v
+		}
+	}
+	return ""
 }
 
 func haveTools(tools ...string) bool {

@@ -41,6 +41,10 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := m.Run()
+	if err := checkNoLoggerTrace(); err != nil {
+		fmt.Println("FAIL:", err)
+		code = 1
+	}
 	if manage {
 		if code != 0 {
 			dumpLogs()
@@ -111,6 +115,37 @@ func processAlive(pid int) bool {
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(f) > 0 && f[0] != "Z"
+}
+
+// loggerTrace is what controller-runtime prints, with a stack trace, when a
+// binary logs through it 30 s or more after start without ever having called
+// ctrl.SetLogger. The sandbox's processes (controller, kubelet and KubeVirt
+// stand-ins) have run far longer than that by the end of the tests.
+const loggerTrace = "log.SetLogger(...) was never called"
+
+// checkNoLoggerTrace fails when any sandbox process's log holds loggerTrace.
+func checkNoLoggerTrace() error {
+	files, err := filepath.Glob(cfg.Path("logs", "*.log"))
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no sandbox logs under %s to check for the controller-runtime logger trace", cfg.Path("logs"))
+	}
+	var bad []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), loggerTrace) {
+			bad = append(bad, filepath.Base(f))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%q (a stack trace) in %s: call ctrl.SetLogger early in that binary's main", loggerTrace, strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // dumpLogs prints the tail of the kvnet and kubelet logs, for CI.

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -181,6 +180,8 @@ func TestLiveMigrationNoLoss(t *testing.T) {
 			for i := 1; i <= 3; i++ {
 				src := vmi.Status.NodeName
 				collect := startProbers(t, ns, probers, dst, 5*time.Second)
+				// Part of the scenario: the probers run a moment before
+				// the migration starts, so its whole window is probed.
 				time.Sleep(500 * time.Millisecond)
 				m := migrate(t, c, ns, vm.name, fmt.Sprintf("%s-m%d", vm.name, i), nil)
 				results := collect()
@@ -283,17 +284,23 @@ func TestB20MigrationWithLateTargetScheduling(t *testing.T) {
 	collect := startProbers(t, ns, probers, dst, 8*time.Second)
 	m := &kubevirtv1.VirtualMachineInstanceMigration{ObjectMeta: metav1.ObjectMeta{Name: "vm-b20-m", Namespace: ns},
 		Spec: kubevirtv1.VirtualMachineInstanceMigrationSpec{VMIName: "vm-b20"}}
+	base := reconcileCounts(t, "vm-placement", "pod")
 	if err := c.Create(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	// The target pod waits, unschedulable, for 2 s.
+	// B20's scenario: the target pod waits, unschedulable, for 2 s (the
+	// controller must not give up on it meanwhile).
 	time.Sleep(2 * time.Second)
-	pods, _ := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: kubevirtv1.MigrationJobLabel})
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: kubevirtv1.MigrationJobLabel})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(pods.Items) != 1 || pods.Items[0].Spec.NodeName != "" {
 		t.Fatalf("expected one unscheduled target pod, got %d", len(pods.Items))
 	}
+	waitReconciledSince(t, base, 0) // the controller has seen it unscheduled
 	setNodeLabel("node-3", "yes")
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(m), m); err != nil {
 			return false, nil
 		}
@@ -341,5 +348,4 @@ func TestB25GatewayMACSameOnEveryNode(t *testing.T) {
 			t.Fatalf("gateway MAC differs between nodes: %v", macs)
 		}
 	}
-	_ = corev1.PodRunning
 }

@@ -164,7 +164,10 @@ func TestPodStaticAddressPoolAndConflict(t *testing.T) {
 	if lspExists(t, addressing.PodPortName("dup", ns)) {
 		t.Errorf("conflicting pod got a logical switch port")
 	}
-	p, _ := cs.CoreV1().Pods(ns).Get(ctx, "dup", metav1.GetOptions{})
+	p, err := cs.CoreV1().Pods(ns).Get(ctx, "dup", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if p.Status.Phase == corev1.PodRunning || p.Annotations[annotations.Allocated] == "true" {
 		t.Errorf("conflicting pod is %s with allocated=%q", p.Status.Phase, p.Annotations[annotations.Allocated])
 	}

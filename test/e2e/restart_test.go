@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	kvnetv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/agent/node"
 	"github.com/kvnet/kvnet/internal/annotations"
 	"github.com/kvnet/kvnet/internal/sandbox"
 )
@@ -92,8 +93,10 @@ func TestRestartChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitControllerReady(t)
-	// Give the restarted controller time to reconcile everything it would.
-	time.Sleep(5 * time.Second)
+	// Evidence that the restarted controller reconciled everything it
+	// would: its pod, subnet and VPC controllers have reconciled and are
+	// idle, and its start-up repair pass has completed.
+	waitReconciledSince(t, map[string]float64{"pod": 0, "subnet": 0, "vpc": 0}, 1)
 	if got := nbSnapshot(t); got != nb {
 		t.Errorf("controller restart changed NB:\n%s", diffLines(nb, got))
 	}
@@ -104,17 +107,23 @@ func TestRestartChangesNothing(t *testing.T) {
 	if err := cfg.Stop("node-2/kvnet-agent", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	logFrom := logSize(t, "node-2/kvnet-agent")
 	if err := sandbox.StartAgent(cfg, "node-2"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second)
+	// What an agent does at start (its pods are CNI's, on request) is the
+	// join network: wait until the new agent has it in sync.
+	waitLogLine(t, "node-2/kvnet-agent", logFrom, node.JoinFirstSynced)
 	if got := ovsInterfaces(t, "node-2"); got != ifaces {
 		t.Errorf("agent restart changed node-2's OVS interfaces:\n%s", diffLines(ifaces, got))
 	}
 	if got := nbSnapshot(t); got != nb {
 		t.Errorf("agent restart changed NB:\n%s", diffLines(nb, got))
 	}
-	k3, _ := cs.CoreV1().Pods(ns).Get(ctx, "k3", metav1.GetOptions{})
+	k3, err := cs.CoreV1().Pods(ns).Get(ctx, "k3", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := ping(ctx, ns, "k2", netip.MustParseAddr(k3.Status.PodIP)); err != nil {
 		t.Errorf("traffic after restarts: %v", err)
 	}
@@ -145,7 +154,8 @@ func waitQuiet(t *testing.T) {
 	if err != nil {
 		t.Fatal("namespaces of earlier tests are still terminating")
 	}
-	time.Sleep(time.Second)
+	// And the controller has handled what those deletions queued.
+	waitReconciledSince(t, map[string]float64{"pod": -1, "subnet": -1, "vpc": -1}, 0)
 }
 
 func waitControllerReady(t *testing.T) {

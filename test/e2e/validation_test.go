@@ -356,8 +356,8 @@ func TestValidationLaterConflictsAreReported(t *testing.T) {
 	if lspExists(t, addressing.PodPortName("early", ns)) {
 		t.Errorf("refused pod has a port")
 	}
-	if p, _ := cs.CoreV1().Pods(ns).Get(ctx, "early", metav1.GetOptions{}); p.Annotations[annotations.Allocated] == "true" {
-		t.Errorf("refused pod is allocated")
+	if p, err := cs.CoreV1().Pods(ns).Get(ctx, "early", metav1.GetOptions{}); err != nil || p.Annotations[annotations.Allocated] == "true" {
+		t.Errorf("refused pod is allocated (or unreadable: %v)", err)
 	}
 
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {

@@ -102,7 +102,9 @@ func waitVMStopped(t *testing.T, c client.Client, ns, name string) {
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &kubevirtv1.VirtualMachineInstance{})
 		pods := &corev1.PodList{}
-		_ = c.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"vm.kubevirt.io/name": name})
+		if lerr := c.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"vm.kubevirt.io/name": name}); lerr != nil {
+			return false, nil // not proof that the pods are gone; poll again
+		}
 		return apierrors.IsNotFound(err) && len(pods.Items) == 0, nil
 	})
 	if err != nil {
@@ -201,7 +203,9 @@ func TestVMKeepsAddressForLife(t *testing.T) {
 	}
 	uid := func() string {
 		vmi := &kubevirtv1.VirtualMachineInstance{}
-		_ = c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "vm-a"}, vmi)
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "vm-a"}, vmi); err != nil {
+			t.Fatalf("VMI vm-a: %v", err)
+		}
 		return string(vmi.UID)
 	}
 

@@ -233,15 +233,22 @@ func (tb *testbed) assertGone(t *testing.T, netns, hostIf string) {
 	if _, ok := tb.ports.Interface(context.Background(), hostIf); ok {
 		t.Errorf("OVS interface %s left after DEL", hostIf)
 	}
-	if ok, _ := netconf.LinkExists(hostIf); ok {
-		t.Errorf("host veth %s left after DEL", hostIf)
+	if ok, err := netconf.LinkExists(hostIf); err != nil || ok {
+		t.Errorf("host veth %s left after DEL (exists %v, err %v)", hostIf, ok, err)
 	}
-	_ = ns.WithNetNSPath(netns, func(ns.NetNS) error {
-		if ok, _ := netconf.LinkExists("eth0"); ok {
+	err := ns.WithNetNSPath(netns, func(ns.NetNS) error {
+		ok, err := netconf.LinkExists("eth0")
+		if err != nil {
+			return err
+		}
+		if ok {
 			t.Errorf("eth0 left in %s after DEL", netns)
 		}
 		return nil
 	})
+	if err != nil {
+		t.Errorf("checking for eth0 in %s after DEL: %v", netns, err)
+	}
 }
 
 // checkJoin plugs ovn0 through the join reconcile and pings a pod from the
@@ -272,7 +279,10 @@ func (tb *testbed) checkJoin(t *testing.T, podNS string) {
 	if err != nil || link.Attrs().MTU != 1400 || link.Attrs().HardwareAddr.String() != "0a:58:64:40:00:02" {
 		t.Fatalf("ovn0 = %+v (%v)", link, err)
 	}
-	routes, _ := netlink.RouteList(link, netlink.FAMILY_V4)
+	routes, err := netlink.RouteList(link, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatalf("routes on ovn0: %v", err)
+	}
 	found := false
 	for _, r := range routes {
 		found = found || (r.Dst != nil && r.Dst.String() == tbSubnet && r.Gw.String() == "100.64.0.1" && r.Protocol == netconf.RouteProtocol)

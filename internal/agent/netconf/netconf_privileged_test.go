@@ -59,12 +59,25 @@ func TestPrivilegedSetupCheckTeardownPod(t *testing.T) {
 		if on, err := TxOffload("eth0"); err != nil || on {
 			t.Errorf("pod end tx offload on=%v (%v)", on, err)
 		}
-		link, _ := netlink.LinkByName("eth0")
-		addrs, _ := netlink.AddrList(link, netlink.FAMILY_V6)
+		link, err := netlink.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		addrs, err := netlink.AddrList(link, netlink.FAMILY_V6)
+		if err != nil {
+			return err
+		}
+		found := false
 		for _, a := range addrs {
-			if a.IP.String() == "fd00:10:16::5" && a.Flags&unix.IFA_F_TENTATIVE != 0 {
-				t.Errorf("IPv6 address tentative (DAD not skipped): flags %#x", a.Flags)
+			if a.IP.String() == "fd00:10:16::5" {
+				found = true
+				if a.Flags&unix.IFA_F_TENTATIVE != 0 {
+					t.Errorf("IPv6 address tentative (DAD not skipped): flags %#x", a.Flags)
+				}
 			}
+		}
+		if !found {
+			t.Errorf("eth0 has no fd00:10:16::5 to check: %v", addrs)
 		}
 		return nil
 	})
@@ -87,8 +100,8 @@ func TestPrivilegedSetupCheckTeardownPod(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ok, _ := LinkExists(p.HostIfName); ok {
-		t.Fatal("host veth left")
+	if ok, err := LinkExists(p.HostIfName); err != nil || ok {
+		t.Fatalf("host veth left (exists %v, err %v)", ok, err)
 	}
 	if err := TeardownPod(p.HostIfName, "/run/netns/kvt-does-not-exist", "eth0"); err != nil {
 		t.Fatalf("teardown with the netns gone: %v", err)
@@ -103,10 +116,17 @@ func TestPrivilegedNodeLinkAndRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = deleteLink(name) })
-	if peer, err := netlink.LinkByName(name + "p"); err == nil {
-		_ = netlink.LinkSetUp(peer)
+	peer, err := netlink.LinkByName(name + "p")
+	if err != nil {
+		t.Fatal(err)
 	}
-	link, _ := netlink.LinkByName(name)
+	if err := netlink.LinkSetUp(peer); err != nil {
+		t.Fatal(err)
+	}
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	stale := &netlink.Addr{IPNet: prefixIPNet(netip.MustParsePrefix("192.0.2.9/24"))}
 	if err := netlink.AddrAdd(link, stale); err != nil {
 		t.Fatal(err)
@@ -118,8 +138,13 @@ func TestPrivilegedNodeLinkAndRoutes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	link, _ = netlink.LinkByName(name)
-	addrs, _ := netlink.AddrList(link, netlink.FAMILY_V4)
+	if link, err = netlink.LinkByName(name); err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if link.Attrs().MTU != 1400 || link.Attrs().HardwareAddr.String() != want.MAC.String() ||
 		len(addrs) != 1 || addrs[0].IPNet.String() != "100.64.0.2/16" {
 		t.Fatalf("link %+v addrs %v", link.Attrs(), addrs)
@@ -140,7 +165,10 @@ func TestPrivilegedNodeLinkAndRoutes(t *testing.T) {
 	if err := SyncRoutes(name, []Route{r1}); err != nil {
 		t.Fatal(err)
 	}
-	routes, _ := routeList(link)
+	routes, err := routeList(link)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got := map[string]netlink.RouteProtocol{}
 	for _, r := range routes {
 		if r.Dst != nil {
@@ -164,7 +192,10 @@ func TestPrivilegedPingFrom(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = TeardownPod(p.HostIfName, netns, p.IfName) })
 	// The node side of the veth plays the gateway.
-	host, _ := netlink.LinkByName(p.HostIfName)
+	host, err := netlink.LinkByName(p.HostIfName)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, gw := range []string{"10.16.0.1/16", "fd00:10:16::1/112"} {
 		addr := &netlink.Addr{IPNet: prefixIPNet(netip.MustParsePrefix(gw)), Flags: unix.IFA_F_NODAD}
 		if err := netlink.AddrAdd(host, addr); err != nil {

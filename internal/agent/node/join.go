@@ -60,6 +60,10 @@ type Join struct {
 	log *slog.Logger
 }
 
+// JoinFirstSynced is logged (INFO) when the join network is first in sync
+// after the agent starts.
+const JoinFirstSynced = "join network in sync since start"
+
 // NewJoin builds the reconciler; Run starts it.
 func NewJoin(cfg JoinConfig, ovs PortOVS, src Source, log *slog.Logger) *Join {
 	return &Join{cfg: cfg, ovs: ovs, src: src, log: log}
@@ -71,6 +75,7 @@ var errNodeNotReady = errors.New("node not annotated yet")
 // Run reconciles on every change, on every resync tick, and after a failure
 // (with a one-second pause), until ctx ends.
 func (j *Join) Run(ctx context.Context) {
+	synced := false
 	for {
 		changed := j.src.Changed()
 		wait := j.cfg.Resync
@@ -80,6 +85,9 @@ func (j *Join) Run(ctx context.Context) {
 		case err != nil:
 			j.log.Error("join network reconcile failed", "err", err)
 			wait = time.Second
+		case !synced:
+			synced = true
+			j.log.Info(JoinFirstSynced) // once per start: tests wait on it after a restart
 		}
 		timer := time.NewTimer(wait)
 		select {

@@ -30,10 +30,17 @@ var (
 		Name: "kvnet_repair_deletions_total",
 		Help: "Orphans removed by the repair pass, by kind (ip, nb-row).",
 	}, []string{"kind"})
+	// RepairPasses counts repair passes that completed without error
+	// (incremented at the end of the pass). Tests wait on it as evidence
+	// that a pass ran after a change.
+	RepairPasses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kvnet_repair_passes_total",
+		Help: "Repair (garbage collection) passes completed without error.",
+	})
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(Allocations, Releases, NBTransactions, RepairDeletions)
+	crmetrics.Registry.MustRegister(Allocations, Releases, NBTransactions, RepairDeletions, RepairPasses)
 }
 
 // ObserveNB records one NB transaction that started at start.

@@ -71,7 +71,11 @@ func (r *Repairer) Pass(ctx context.Context) error {
 	if err := r.collectIPs(ctx); err != nil {
 		return err
 	}
-	return r.collectNB(ctx)
+	if err := r.collectNB(ctx); err != nil {
+		return err
+	}
+	metrics.RepairPasses.Inc()
+	return nil
 }
 
 // collectIPs releases the holders of IP objects that are gone (pods,

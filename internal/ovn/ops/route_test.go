@@ -214,8 +214,14 @@ func TestSwitchACLsOwnedRowsOnly(t *testing.T) {
 	}
 	mustTransact(t, c, func() ([]ovsdbOp, error) { return ops.EnsureSwitchACLs(c, "s1", owner, nil) })
 	var all []nbdb.ACL
-	_ = c.List(context.Background(), &all)
-	if sw, _ := ops.FindLogicalSwitch(c, "s1"); len(sw.ACLs) != 0 || len(all) != 0 {
+	if err := c.List(context.Background(), &all); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := ops.FindLogicalSwitch(c, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sw.ACLs) != 0 || len(all) != 0 {
 		t.Fatalf("acls left: switch %v, table %d rows", sw.ACLs, len(all))
 	}
 }
