@@ -164,6 +164,7 @@ type SubnetStatus struct {
 // +kubebuilder:printcolumn:name="V6Available",type=number,JSONPath=`.status.v6availableIPs`
 // +kubebuilder:printcolumn:name="ExcludeIPs",type=string,JSONPath=`.spec.excludeIps`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="subnet names are at most 63 characters: every IP object carries its subnet's name in the label ovn.kubernetes.io/subnet, and label values are at most 63 characters"
 type Subnet struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

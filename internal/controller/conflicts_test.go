@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 	"github.com/kvnet/kvnet/internal/ovn/ops/nbtest"
 )
@@ -61,7 +62,7 @@ func TestB04_B06_SubnetsRefusedByTheController(t *testing.T) {
 			t.Errorf("refused subnet %s has a logical switch", name)
 		}
 	}
-	if lrp, err := ops.FindLogicalRouterPort(nb, "b04-other-b04-other-vpc"); err != nil || lrp.Networks[0] != "10.66.0.1/16" {
+	if lrp, err := ops.FindLogicalRouterPort(nb, addressing.RouterPortName("b04-other", "b04-other-vpc")); err != nil || lrp.Networks[0] != "10.66.0.1/16" {
 		t.Errorf("subnet in the other VPC: router port %+v, %v", lrp, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 	"github.com/kvnet/kvnet/internal/ovn/ops/nbtest"
 )
@@ -110,7 +111,7 @@ func TestPodGetsAddressPortAndAnnotations(t *testing.T) {
 	if err != nil || !containsStr(ls.Ports, lsp.UUID) || ls.OtherConfig["subnet"] != "10.16.0.0/16" {
 		t.Fatalf("switch = %+v, %v", ls, err)
 	}
-	lrp, err := ops.FindLogicalRouterPort(nb, "ovn-cluster-ovn-default")
+	lrp, err := ops.FindLogicalRouterPort(nb, addressing.RouterPortName("ovn-cluster", "ovn-default"))
 	if err != nil || lrp.Networks[0] != "10.16.0.1/16" || lrp.MAC == "" {
 		t.Fatalf("router port = %+v, %v", lrp, err)
 	}

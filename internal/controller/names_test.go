@@ -7,10 +7,16 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/annotations"
+	"github.com/kvnet/kvnet/internal/controller/subnet"
+	"github.com/kvnet/kvnet/internal/ovn/nbdb"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 	"github.com/kvnet/kvnet/internal/ovn/ops/nbtest"
 )
@@ -87,4 +93,106 @@ func waitKindEvent(t *testing.T, ns, kind, name, reason string) {
 		}
 		return false, fmt.Sprintf("events %v", seen)
 	})
+}
+
+// TestRouterPortNamesOfLikeNamedVpcs: VPC "nm-team-a" with subnet "web" and
+// VPC "nm-team" with subnet "a-web" (and the swapped pair "nm-x"/"y",
+// "nm-y"/"x") are all Ready on router ports of their own; under
+// Kube-OVN's "<vpc>-<subnet>" names the first two pairs would share one.
+// Router ports of an earlier kvnet ("<vpc>-<subnet>", "<subnet>-<vpc>")
+// are replaced by the subnet's next reconcile, with the same gateway MAC.
+func TestRouterPortNamesOfLikeNamedVpcs(t *testing.T) {
+	needEnv(t)
+	addr := nbtest.Start(t)
+	nb := nbClient(t, addr)
+	// An earlier kvnet's rows for subnet "nm-old" of VPC "ovn-cluster".
+	old := ops.Owner{Kind: ops.OwnerKindSubnet, Key: "nm-old"}
+	oldLRP := &nbdb.LogicalRouterPort{Name: "ovn-cluster-nm-old", MAC: subnet.GatewayMAC("ovn-cluster", "nm-old"),
+		Networks: []string{"172.24.9.1/24"}, ExternalIDs: ops.OwnerIDs(old, nil)}
+	oldLSP := &nbdb.LogicalSwitchPort{Name: "nm-old-ovn-cluster", Type: "router", Addresses: []string{"router"},
+		Options: map[string]string{"router-port": oldLRP.Name}, ExternalIDs: ops.OwnerIDs(old, nil)}
+	ctx := context.Background()
+	batch, err := ops.EnsureLogicalRouter(nb, &nbdb.LogicalRouter{Name: "ovn-cluster", ExternalIDs: ops.OwnerIDs(ops.Owner{Kind: ops.OwnerKindVpc, Key: "ovn-cluster"}, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ops.Transact(ctx, nb, batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, build := range []func() ([]ovsdb.Operation, error){
+		func() ([]ovsdb.Operation, error) { return ops.EnsureLogicalRouterPort(nb, "ovn-cluster", oldLRP) },
+		func() ([]ovsdb.Operation, error) {
+			return ops.EnsureLogicalSwitch(nb, &nbdb.LogicalSwitch{Name: "nm-old", ExternalIDs: ops.OwnerIDs(old, nil)}, oldLSP)
+		},
+	} {
+		o, err := build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ops.Transact(ctx, nb, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startController(t, addr, nil)
+	pairs := [][2]string{{"nm-team-a", "web"}, {"nm-team", "a-web"}, {"nm-x", "y"}, {"nm-y", "x"}}
+	for i, p := range pairs {
+		create(t, vpcObj(p[0], nil))
+		create(t, subnetObj(p[1]+"-"+p[0], fmt.Sprintf("172.24.%d.0/24", i+1), func(s *kubeovnv1.SubnetSpec) { s.Vpc = p[0] }))
+	}
+	create(t, subnetObj("nm-old", "172.24.9.0/24", nil))
+	for _, p := range pairs {
+		waitSubnetReady(t, p[1]+"-"+p[0])
+	}
+	waitSubnetReady(t, "nm-old")
+	for _, p := range append(pairs, [2]string{"ovn-cluster", "nm-old"}) {
+		sn := p[1] + "-" + p[0]
+		if p[1] == "nm-old" {
+			sn = "nm-old"
+		}
+		lrp, err := ops.FindLogicalRouterPort(nb, addressing.RouterPortName(p[0], sn))
+		if err != nil || lrp.ExternalIDs[ops.KeyOwner] != sn || lrp.MAC != subnet.GatewayMAC(p[0], sn) {
+			t.Errorf("router port of %s/%s: %+v, %v", p[0], sn, lrp, err)
+		}
+		lsp, err := ops.FindLogicalSwitchPort(nb, addressing.SwitchRouterPortName(p[0], sn))
+		if err != nil || lsp.Options["router-port"] != addressing.RouterPortName(p[0], sn) {
+			t.Errorf("switch router port of %s/%s: %+v, %v", p[0], sn, lsp, err)
+		}
+	}
+	eventually(t, 10*time.Second, "old router ports replaced", func() (bool, string) {
+		_, e1 := ops.FindLogicalRouterPort(nb, oldLRP.Name)
+		_, e2 := ops.FindLogicalSwitchPort(nb, oldLSP.Name)
+		return e1 != nil && e2 != nil, fmt.Sprintf("old router port lookup: %v; old switch port lookup: %v", e1, e2)
+	})
+}
+
+// TestPodNamedLikeANodePort: pod "node-w1" in namespace "t-nodename" and
+// node "w1.t-nodename" both claim "node-w1.t-nodename" (Kube-OVN's
+// "<pod>.<ns>" and "node-<node>"). The pod came first: the node gets a
+// NameConflict event and no join port; the pod keeps its port.
+func TestPodNamedLikeANodePort(t *testing.T) {
+	needEnv(t)
+	addr := nbtest.Start(t)
+	startController(t, addr, nil)
+	nb := nbClient(t, addr)
+	const ns = "t-nodename"
+	createNS(t, ns)
+	create(t, subnetObj("nodename", "172.23.2.0/28", func(s *kubeovnv1.SubnetSpec) { s.Namespaces = []string{ns} }))
+	waitSubnetReady(t, "nodename")
+	p := mkPod(ns, "node-w1", nil)
+	p.Spec.NodeName = "node-1"
+	create(t, p)
+	p = waitRouted(t, ns, "node-w1")
+	port := addressing.NodePortName("w1." + ns)
+	if port != addressing.PodPortName("node-w1", ns) {
+		t.Fatalf("test premise: %q and %q differ", port, addressing.PodPortName("node-w1", ns))
+	}
+	create(t, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1." + ns}})
+	waitKindEvent(t, "default", "Node", "w1."+ns, "NameConflict")
+	lsp, err := ops.FindLogicalSwitchPort(nb, port)
+	if err != nil || lsp.ExternalIDs[ops.KeyOwnerKind] != ops.OwnerKindPod {
+		t.Fatalf("port %s: %+v, %v; want the pod's", port, lsp, err)
+	}
+	if ip := getIP(t, port); ip.Spec.PodType != "" || ip.Spec.IPAddress+" "+ip.Spec.MacAddress != addrOf(p) {
+		t.Fatalf("IP object taken over by the node: %+v", ip.Spec)
+	}
 }

@@ -90,7 +90,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, nb libovsdb.Client, opt Option
 	if err := podR.SetupWithManager(mgr, workers); err != nil {
 		return nil, fmt.Errorf("pod controller: %w", err)
 	}
-	if err := (&node.Reconciler{Client: c, NB: nb, Store: st, Resync: resync, JoinSubnet: d.JoinSubnet}).SetupWithManager(mgr); err != nil {
+	if err := (&node.Reconciler{Client: c, NB: nb, Store: st, Resync: resync, Recorder: rec, Liveness: live, JoinSubnet: d.JoinSubnet}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("node controller: %w", err)
 	}
 	return st, nil

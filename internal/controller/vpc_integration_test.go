@@ -20,6 +20,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/controller/vpc"
 	"github.com/kvnet/kvnet/internal/ovn/nbdb"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
@@ -208,7 +209,7 @@ func TestVpcRoutesOwnedB29B30(t *testing.T) {
 	}))
 	waitSubnetReady(t, "it-vpc-r-sn")
 	// The subnet's traffic is routed by route table rtb1 (Subnet.spec.routeTable).
-	if lrp, err := ops.FindLogicalRouterPort(nb, "it-vpc-r-it-vpc-r-sn"); err != nil || lrp.Options["route_table"] != "rtb1" {
+	if lrp, err := ops.FindLogicalRouterPort(nb, addressing.RouterPortName("it-vpc-r", "it-vpc-r-sn")); err != nil || lrp.Options["route_table"] != "rtb1" {
 		t.Errorf("router port = %+v, %v; want options route_table=rtb1", lrp, err)
 	}
 	v := waitVpcCondition(t, "it-vpc-r", kubeovnv1.ConditionReady, metav1.ConditionTrue, vpc.ReasonReady)
@@ -420,7 +421,7 @@ func TestVpcSameCIDRAndNamespaceBinding(t *testing.T) {
 		if err != nil || len(lr.Ports) != 1 {
 			t.Fatalf("router it-ten-%s = %+v, %v; want one port", n, lr, err)
 		}
-		lrp, err := ops.FindLogicalRouterPort(nb, "it-ten-"+n+"-it-ten-"+n+"-sn")
+		lrp, err := ops.FindLogicalRouterPort(nb, addressing.RouterPortName("it-ten-"+n, "it-ten-"+n+"-sn"))
 		if err != nil || lrp.UUID != lr.Ports[0] || lrp.Networks[0] != "10.0.1.1/24" {
 			t.Fatalf("router port of it-ten-%s = %+v, %v", n, lrp, err)
 		}

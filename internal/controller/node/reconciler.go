@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -26,6 +27,7 @@ import (
 	"github.com/kvnet/kvnet/internal/controller/nbresync"
 	"github.com/kvnet/kvnet/internal/controller/state"
 	"github.com/kvnet/kvnet/internal/ipam"
+	"github.com/kvnet/kvnet/internal/kubevirt"
 	"github.com/kvnet/kvnet/internal/ovn/nbdb"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 	"github.com/kvnet/kvnet/internal/validation"
@@ -39,6 +41,12 @@ type Reconciler struct {
 	// Resync, when set, re-queues objects whose NB rows vanished.
 	Resync     *nbresync.Resyncer
 	JoinSubnet string
+	// Recorder reports a join port name held by another claimant.
+	Recorder interface {
+		Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any)
+	}
+	// Liveness judges that claimant.
+	Liveness *kubevirt.Liveness
 }
 
 // DesiredIP is the IP object of a node's join address, owned by the node.
@@ -91,6 +99,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("allocate join address of node %q: %w", n.Name, err)
 	}
 	if err := r.ensureIP(ctx, DesiredIP(&n, r.JoinSubnet, a)); err != nil {
+		if pe, ok := errors.AsType[*addressing.PlanError](err); ok && r.Recorder != nil {
+			r.Recorder.Eventf(&n, nil, corev1.EventTypeWarning, pe.Reason, "AllocateIP", "%s", err.Error())
+			return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
+		}
 		return ctrl.Result{}, err
 	}
 	o, err := ops.EnsureLogicalSwitchPortsOn(r.NB, r.JoinSubnet, DesiredPort(n.Name, r.JoinSubnet, a))
@@ -124,6 +136,18 @@ func (r *Reconciler) ensureIP(ctx context.Context, want *kubeovnv1.IP) error {
 	}
 	if err != nil {
 		return fmt.Errorf("get ip %q: %w", want.Name, err)
+	}
+	if have.Spec.PodType != kubeovnv1.PodTypeNode && have.Spec.PodName != "" && r.Liveness != nil {
+		// "node-<node>" is also the name of pod "node-<x>" in namespace
+		// <y> when the node is called "<x>.<y>": never take it over.
+		h, err := r.Liveness.IPHolder(ctx, &have)
+		if err != nil {
+			return err
+		}
+		if h.State == kubevirt.HolderAlive || h.State == kubevirt.HolderLeaving {
+			return addressing.Errorf("NameConflict", true, "join port and IP object %q are held by %s/%s: "+
+				"kvnet gives no two holders one port", want.Name, have.Spec.Namespace, have.Spec.PodName)
+		}
 	}
 	if equality.Semantic.DeepEqual(have.Spec, want.Spec) && equality.Semantic.DeepEqual(have.OwnerReferences, want.OwnerReferences) {
 		return nil

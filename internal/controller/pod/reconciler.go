@@ -146,6 +146,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	if err := r.program(ctx, &holder, nics, allocs, place.Options); err != nil {
+		if _, ok := errors.AsType[*addressing.PlanError](err); ok {
+			return r.fail(ctx, &pod, err)
+		}
 		if errors.Is(err, ops.ErrNotFound) {
 			// The subnet's switch is not in NB yet (subnet reconcile pending, or NB wiped).
 			log.FromContext(ctx).V(1).Info("waiting for logical switch", "error", err.Error())
@@ -296,6 +299,12 @@ func (r *Reconciler) program(ctx context.Context, h *addressing.Holder, nics []a
 	for i := range nics {
 		if !nics[i].HasPort {
 			continue
+		}
+		if have, err := ops.FindLogicalSwitchPort(r.NB, nics[i].Port); err == nil {
+			if o, ok := ops.OwnerOf(have.ExternalIDs); ok && o != h.Owner() {
+				return addressing.Errorf("NameConflict", true, "port %q is held by %s %s: kvnet gives no two holders one port",
+					nics[i].Port, o.Kind, o.Key)
+			}
 		}
 		o, err := ops.EnsureLogicalSwitchPortsOn(r.NB, nics[i].Subnet.Name, h.LogicalSwitchPort(&nics[i], allocs[i], options))
 		if err != nil {

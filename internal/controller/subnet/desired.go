@@ -5,16 +5,11 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/kvnet/kvnet/internal/addressing"
 	"github.com/kvnet/kvnet/internal/ovn/nbdb"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 	"github.com/kvnet/kvnet/internal/validation"
 )
-
-// RouterPortName is the router port of subnet on vpc's router.
-func RouterPortName(vpc, subnet string) string { return vpc + "-" + subnet }
-
-// SwitchRouterPortName is the switch port of subnet peering with the router.
-func SwitchRouterPortName(vpc, subnet string) string { return subnet + "-" + vpc }
 
 // GatewayMAC derives the router port's MAC from the VPC and subnet names. It
 // is the same on every node and across controller restarts or an NB wipe,
@@ -49,15 +44,15 @@ func Build(name, vpc string, n validation.Network) Desired {
 			other["ipv6_prefix"] = p.Addr().String()
 		}
 	}
-	lrpName := RouterPortName(vpc, name)
+	lrpName := addressing.RouterPortName(vpc, name)
 	return Desired{
 		Switch: &nbdb.LogicalSwitch{
-			Name:        name,
+			Name:        addressing.LogicalSwitchName(name),
 			OtherConfig: other,
 			ExternalIDs: ops.OwnerIDs(owner, map[string]string{ops.KeyVpc: vpc}),
 		},
 		SwitchRouterPort: &nbdb.LogicalSwitchPort{
-			Name:        SwitchRouterPortName(vpc, name),
+			Name:        addressing.SwitchRouterPortName(vpc, name),
 			Type:        "router",
 			Addresses:   []string{"router"},
 			Options:     map[string]string{"router-port": lrpName},

@@ -22,6 +22,7 @@ import (
 	"github.com/kvnet/kvnet/internal/controller/metrics"
 	"github.com/kvnet/kvnet/internal/controller/nbresync"
 	"github.com/kvnet/kvnet/internal/controller/state"
+	"github.com/kvnet/kvnet/internal/ovn/nbdb"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 	"github.com/kvnet/kvnet/internal/validation"
 )
@@ -132,13 +133,57 @@ func (r *Reconciler) program(ctx context.Context, sn *kubeovnv1.Subnet, vpc stri
 	if err != nil {
 		return err
 	}
+	staleOps, err := r.staleRouterPorts(d)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	err = ops.Transact(ctx, r.NB, append(append(swOps, rpOps...), aclOps...))
+	err = ops.Transact(ctx, r.NB, append(append(append(swOps, rpOps...), aclOps...), staleOps...))
 	metrics.ObserveNB("subnet", start, err)
 	if err != nil {
 		return fmt.Errorf("program subnet %q: %w", name, err)
 	}
 	return nil
+}
+
+// staleRouterPorts deletes, in the subnet's transaction, the router ports
+// it owns under a name it no longer uses: those of an earlier kvnet
+// ("<vpc>-<subnet>", "<subnet>-<vpc>", which could collide, see
+// addressing.RouterPortName). The new ports carry the same MAC and
+// networks, so the gateway the pods know does not change.
+func (r *Reconciler) staleRouterPorts(d Desired) ([]ovsdbOp, error) {
+	owner, _ := ops.OwnerOf(d.RouterPort.ExternalIDs)
+	lsps, err := ops.OwnedBy[nbdb.LogicalSwitchPort](r.NB, owner)
+	if err != nil {
+		return nil, err
+	}
+	var oldLSPs, oldLRPs []string
+	for _, p := range lsps {
+		if p.Name != d.SwitchRouterPort.Name {
+			oldLSPs = append(oldLSPs, p.Name)
+		}
+	}
+	lrps, err := ops.OwnedBy[nbdb.LogicalRouterPort](r.NB, owner)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range lrps {
+		if p.Name != d.RouterPort.Name {
+			oldLRPs = append(oldLRPs, p.Name)
+		}
+	}
+	if len(oldLSPs)+len(oldLRPs) == 0 {
+		return nil, nil
+	}
+	del, err := ops.DeleteLogicalSwitchPorts(r.NB, oldLSPs...)
+	if err != nil {
+		return nil, err
+	}
+	delR, err := ops.DeleteLogicalRouterPorts(r.NB, oldLRPs...)
+	if err != nil {
+		return nil, err
+	}
+	return append(del, delR...), nil
 }
 
 // remove deletes what a deleted subnet owned in NB and in the IPAM.
