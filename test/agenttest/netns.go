@@ -98,7 +98,7 @@ func Require(t *testing.T, tools ...string) {
 	t.Helper()
 	missing := func(format string, args ...any) {
 		t.Helper()
-		if why := requiredBy(); why != "" {
+		if why := RequiredBy(); why != "" {
 			t.Fatalf("privileged test cannot run but is required (%s): "+format, append([]any{why}, args...)...)
 		}
 		t.Skipf(format, args...)
@@ -118,9 +118,9 @@ func Require(t *testing.T, tools ...string) {
 	}
 }
 
-// requiredBy names the environment variable that makes privileged tests
+// RequiredBy names the environment variable that makes privileged tests
 // mandatory, or returns "" when they may skip.
-func requiredBy() string {
+func RequiredBy() string {
 	for _, env := range []string{"CI", "KVNET_REQUIRE_ENVTEST"} {
 		if v := os.Getenv(env); v != "" && v != "0" && !strings.EqualFold(v, "false") {
 			return env + "=" + v

@@ -16,8 +16,8 @@ func TestRequiredBy(t *testing.T) {
 	} {
 		t.Setenv("CI", c.ci)
 		t.Setenv("KVNET_REQUIRE_ENVTEST", c.require)
-		if got := requiredBy(); got != c.want {
-			t.Errorf("CI=%q KVNET_REQUIRE_ENVTEST=%q: requiredBy() = %q, want %q", c.ci, c.require, got, c.want)
+		if got := RequiredBy(); got != c.want {
+			t.Errorf("CI=%q KVNET_REQUIRE_ENVTEST=%q: RequiredBy() = %q, want %q", c.ci, c.require, got, c.want)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kvnet/kvnet/test/agenttest"
 )
 
 // SchemaPath is the NB schema kvnet's models were generated from.
@@ -20,11 +22,16 @@ func SchemaPath() string {
 
 // Start runs a real ovsdb-server with the NB schema when ovsdb-server and
 // ovsdb-tool are installed, else the in-memory server, and returns its
-// address. The server is stopped (by its pidfile) when the test ends.
+// address. Where the real one is required (agenttest.RequiredBy: CI, or
+// hack/test.sh) a missing ovsdb-server fails the test instead. The server
+// is stopped (by its pidfile) when the test ends.
 func Start(t testing.TB) string {
 	t.Helper()
 	if addr, ok := startReal(t); ok {
 		return addr
+	}
+	if why := agenttest.RequiredBy(); why != "" {
+		t.Fatalf("ovsdb-server and ovsdb-tool are required (%s) but not installed: run `make deps`", why)
 	}
 	return Server(t)
 }
