@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
-	"github.com/kvnet/kvnet/internal/ovn/nbdb"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 )
 
@@ -161,22 +160,10 @@ func (r *Resyncer) onDelete(_ string, m model.Model) {
 	}
 }
 
+// externalIDs are a row's external_ids (every table kvnet writes has them).
 func externalIDs(m model.Model) map[string]string {
-	switch row := m.(type) {
-	case *nbdb.LogicalSwitch:
-		return row.ExternalIDs
-	case *nbdb.LogicalSwitchPort:
-		return row.ExternalIDs
-	case *nbdb.LogicalRouter:
-		return row.ExternalIDs
-	case *nbdb.LogicalRouterPort:
-		return row.ExternalIDs
-	case *nbdb.LogicalRouterStaticRoute:
-		return row.ExternalIDs
-	case *nbdb.LogicalRouterPolicy:
-		return row.ExternalIDs
-	case *nbdb.ACL:
-		return row.ExternalIDs
+	if r, ok := m.(interface{ GetExternalIDs() map[string]string }); ok {
+		return r.GetExternalIDs()
 	}
 	return nil
 }

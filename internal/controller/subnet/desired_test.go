@@ -17,12 +17,12 @@ func TestBuildDualStack(t *testing.T) {
 	if d.Switch.Name != "s1" || d.Switch.OtherConfig["subnet"] != "10.10.0.0/24" || d.Switch.OtherConfig["ipv6_prefix"] != "fd00:10::" {
 		t.Errorf("switch = %+v", d.Switch)
 	}
-	if d.RouterPort.Name != "vpc1-s1" || len(d.RouterPort.Networks) != 2 ||
+	if d.RouterPort.Name != "lrp:vpc1:s1" || len(d.RouterPort.Networks) != 2 ||
 		d.RouterPort.Networks[0] != "10.10.0.254/24" || d.RouterPort.Networks[1] != "fd00:10::1/64" {
 		t.Errorf("router port = %+v", d.RouterPort)
 	}
-	if d.SwitchRouterPort.Name != "s1-vpc1" || d.SwitchRouterPort.Type != "router" ||
-		d.SwitchRouterPort.Options["router-port"] != "vpc1-s1" || d.SwitchRouterPort.Addresses[0] != "router" {
+	if d.SwitchRouterPort.Name != "lsp:vpc1:s1" || d.SwitchRouterPort.Type != "router" ||
+		d.SwitchRouterPort.Options["router-port"] != "lrp:vpc1:s1" || d.SwitchRouterPort.Addresses[0] != "router" {
 		t.Errorf("switch router port = %+v", d.SwitchRouterPort)
 	}
 	for _, ids := range []map[string]string{d.Switch.ExternalIDs, d.RouterPort.ExternalIDs, d.SwitchRouterPort.ExternalIDs} {

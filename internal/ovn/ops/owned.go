@@ -145,26 +145,33 @@ func cachedChildren[T any](c client.Client, set []string, uuid func(*T) *string,
 	return found, nil
 }
 
-// OwnedRow is a generated NB model with external_ids (a pointer to it
-// implements model.Model).
+// OwnedRow is a generated NB model with external_ids kvnet writes.
 type OwnedRow interface {
 	nbdb.LogicalSwitch | nbdb.LogicalSwitchPort | nbdb.LogicalRouter | nbdb.LogicalRouterPort |
 		nbdb.LogicalRouterStaticRoute | nbdb.LogicalRouterPolicy | nbdb.ACL
 }
 
+// ownedModel is what the generated (-extended) models of OwnedRow have.
+type ownedModel[T any] interface {
+	*T
+	model.Model
+	GetUUID() string
+	GetExternalIDs() map[string]string
+}
+
 // OwnedBy lists the cached rows of T that owner owns, through the owner
 // index of NBClientModel: a map lookup, not a scan of the table. The
 // result is sorted by UUID.
-func OwnedBy[T OwnedRow](c client.Client, owner Owner) ([]T, error) {
-	probe := new(T)
+func OwnedBy[T OwnedRow, PT ownedModel[T]](c client.Client, owner Owner) ([]T, error) {
+	probe := PT(new(T))
 	setExternalIDs(probe, OwnerIDs(owner, nil))
 	var found []T
-	if err := c.Where(any(probe).(model.Model)).List(context.Background(), &found); err != nil {
+	if err := c.Where(probe).List(context.Background(), &found); err != nil {
 		return nil, fmt.Errorf("list rows of %s %s: %w", owner.Kind, owner.Key, err)
 	}
 	out := found[:0]
 	for i := range found {
-		if IsOwner(externalIDsOf(&found[i]), owner) {
+		if IsOwner(PT(&found[i]).GetExternalIDs(), owner) {
 			out = append(out, found[i])
 		}
 	}
@@ -172,17 +179,19 @@ func OwnedBy[T OwnedRow](c client.Client, owner Owner) ([]T, error) {
 		// An index before the owner index matched the probe (a row with an
 		// empty name): answer by a scan rather than miss owned rows.
 		out = nil
-		err := c.WhereCache(func(r *T) bool { return IsOwner(externalIDsOf(r), owner) }).List(context.Background(), &out)
+		err := c.WhereCache(func(r *T) bool { return IsOwner(PT(r).GetExternalIDs(), owner) }).List(context.Background(), &out)
 		if err != nil {
 			return nil, fmt.Errorf("list rows of %s %s: %w", owner.Kind, owner.Key, err)
 		}
 	}
-	slices.SortFunc(out, func(a, b T) int { return compareStr(uuidOf(&a), uuidOf(&b)) })
+	slices.SortFunc(out, func(a, b T) int { return compareStr(PT(&a).GetUUID(), PT(&b).GetUUID()) })
 	return out, nil
 }
 
-func setExternalIDs[T OwnedRow](r *T, ids map[string]string) {
-	switch r := any(r).(type) {
+// setExternalIDs sets the external_ids of an OwnedRow (the generated
+// models have getters only).
+func setExternalIDs(m model.Model, ids map[string]string) {
+	switch r := m.(type) {
 	case *nbdb.LogicalSwitch:
 		r.ExternalIDs = ids
 	case *nbdb.LogicalSwitchPort:
@@ -198,46 +207,6 @@ func setExternalIDs[T OwnedRow](r *T, ids map[string]string) {
 	case *nbdb.ACL:
 		r.ExternalIDs = ids
 	}
-}
-
-func externalIDsOf[T OwnedRow](r *T) map[string]string {
-	switch r := any(r).(type) {
-	case *nbdb.LogicalSwitch:
-		return r.ExternalIDs
-	case *nbdb.LogicalSwitchPort:
-		return r.ExternalIDs
-	case *nbdb.LogicalRouter:
-		return r.ExternalIDs
-	case *nbdb.LogicalRouterPort:
-		return r.ExternalIDs
-	case *nbdb.LogicalRouterStaticRoute:
-		return r.ExternalIDs
-	case *nbdb.LogicalRouterPolicy:
-		return r.ExternalIDs
-	case *nbdb.ACL:
-		return r.ExternalIDs
-	}
-	return nil
-}
-
-func uuidOf[T OwnedRow](r *T) string {
-	switch r := any(r).(type) {
-	case *nbdb.LogicalSwitch:
-		return r.UUID
-	case *nbdb.LogicalSwitchPort:
-		return r.UUID
-	case *nbdb.LogicalRouter:
-		return r.UUID
-	case *nbdb.LogicalRouterPort:
-		return r.UUID
-	case *nbdb.LogicalRouterStaticRoute:
-		return r.UUID
-	case *nbdb.LogicalRouterPolicy:
-		return r.UUID
-	case *nbdb.ACL:
-		return r.UUID
-	}
-	return ""
 }
 
 // byUUID is the conditional API for the one row whose UUID m carries, by
