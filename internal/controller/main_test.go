@@ -116,6 +116,7 @@ type running struct {
 	store  *state.Store
 	cancel context.CancelFunc
 	done   chan error
+	t      *testing.T
 }
 
 // startController runs a controller manager against the test API server and
@@ -143,7 +144,7 @@ func startController(t *testing.T, nbAddr string, mod func(*controller.Options))
 		cancel()
 		t.Fatal(err)
 	}
-	r := &running{store: st, cancel: cancel, done: make(chan error, 1)}
+	r := &running{store: st, cancel: cancel, done: make(chan error, 1), t: t}
 	go func() { r.done <- mgr.Start(ctx) }()
 	t.Cleanup(r.stop)
 	select {
@@ -164,7 +165,9 @@ func (r *running) stop() {
 	r.cancel = nil
 	select {
 	case <-r.done:
+		recordResidue(r.t)
 	case <-time.After(30 * time.Second):
+		r.t.Errorf("controller manager did not stop in 30s")
 	}
 }
 
