@@ -4,12 +4,12 @@
 # BASE (a commit) and from the work tree, alternating run by run on one
 # sandbox (number KVNET_SANDBOX_ID, default 9), so both share the
 # machine's noise. Only the controller differs between the two.
-#   BASE=<commit> ROUNDS=2 hack/bench-compare.sh
+#   BASE=<commit> ROUNDS=3 hack/bench-compare.sh
 # Raw records: docs/bench-raw/compare/{base,head}/; a summary is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${BASE:?BASE=<commit> to compare against}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 ID=${KVNET_SANDBOX_ID:-9}
 export KVNET_SANDBOX_ID=$ID KVNET_SANDBOX_DIR=/var/lib/kvnet-sandbox-$ID
 OUT=${BENCH_RAW:-docs/bench-raw}/compare
@@ -26,6 +26,9 @@ use() { install -m 0755 "$1" bin/kvnet-controller; $KVNET sandbox restart-contro
 rm -rf "$OUT"; mkdir -p "$OUT/base" "$OUT/head"
 $KVNET sandbox up --id "$ID"
 trap '$KVNET sandbox down --id "$ID" || true; install -m 0755 "$work/kvnet-controller-head" bin/kvnet-controller; git worktree remove --force "$work/base" 2>/dev/null || true; rm -rf "$work"' EXIT
+# The restart population (10k pods) first, so every throughput run below
+# meets the same NB and caches; this warm-up run is not recorded.
+$KVNET bench restart --pods 10000 --subnets 100 --runs 1 --keep --out-dir "$work/warmup"
 for round in $(seq "$ROUNDS"); do
 	for which in base head; do
 		bin="$work/bin-base/kvnet-controller"; [[ $which == head ]] && bin="$work/kvnet-controller-head"

@@ -189,31 +189,28 @@ func (r *Reconciler) staleRouterPorts(d Desired) ([]ovsdbOp, error) {
 // remove deletes what a deleted subnet owned in NB and in the IPAM.
 func (r *Reconciler) remove(ctx context.Context, name string) error {
 	var batch []ovsdbOp
-	switches, err := ops.OwnedLogicalSwitches(r.NB, ops.OwnerKindSubnet)
+	owner := ops.Owner{Kind: ops.OwnerKindSubnet, Key: name}
+	switches, err := ops.OwnedBy[nbdb.LogicalSwitch](r.NB, owner)
 	if err != nil {
 		return err
 	}
 	for _, ls := range switches {
-		if ls.ExternalIDs[ops.KeyOwner] == name {
-			o, err := ops.DeleteLogicalSwitch(r.NB, ls.UUID)
-			if err != nil {
-				return err
-			}
-			batch = append(batch, o...)
+		o, err := ops.DeleteLogicalSwitch(r.NB, ls.UUID)
+		if err != nil {
+			return err
 		}
+		batch = append(batch, o...)
 	}
-	lrps, err := ops.OwnedLogicalRouterPorts(r.NB, ops.OwnerKindSubnet)
+	lrps, err := ops.OwnedBy[nbdb.LogicalRouterPort](r.NB, owner)
 	if err != nil {
 		return err
 	}
 	for _, p := range lrps {
-		if p.ExternalIDs[ops.KeyOwner] == name {
-			o, err := ops.DeleteLogicalRouterPorts(r.NB, p.Name)
-			if err != nil {
-				return err
-			}
-			batch = append(batch, o...)
+		o, err := ops.DeleteLogicalRouterPorts(r.NB, p.Name)
+		if err != nil {
+			return err
 		}
+		batch = append(batch, o...)
 	}
 	start := time.Now()
 	err = ops.Transact(ctx, r.NB, batch)

@@ -22,6 +22,7 @@ import (
 	kubeovnv1 "github.com/kvnet/kvnet/api/v1"
 	"github.com/kvnet/kvnet/internal/controller/metrics"
 	"github.com/kvnet/kvnet/internal/controller/nbresync"
+	"github.com/kvnet/kvnet/internal/ovn/nbdb"
 	"github.com/kvnet/kvnet/internal/ovn/ops"
 	"github.com/kvnet/kvnet/internal/validation"
 )
@@ -192,18 +193,16 @@ func (r *Reconciler) remove(ctx context.Context, name string) error {
 		return err
 	}
 	batch = append(batch, policies...)
-	routers, err := ops.OwnedLogicalRouters(r.NB, ops.OwnerKindVpc)
+	routers, err := ops.OwnedBy[nbdb.LogicalRouter](r.NB, owner)
 	if err != nil {
 		return err
 	}
 	for _, lr := range routers {
-		if lr.ExternalIDs[ops.KeyOwner] == name {
-			o, err := ops.DeleteLogicalRouter(r.NB, lr.UUID)
-			if err != nil {
-				return err
-			}
-			batch = append(batch, o...)
+		o, err := ops.DeleteLogicalRouter(r.NB, lr.UUID)
+		if err != nil {
+			return err
 		}
+		batch = append(batch, o...)
 	}
 	start := time.Now()
 	err = ops.Transact(ctx, r.NB, batch)
