@@ -10,6 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${BASE:?BASE=<commit> to compare against}
 ROUNDS=${ROUNDS:-3}
+# ONLY=restart runs restart recovery alone: each run then starts on a
+# machine that is not still digesting the previous throughput run's 2000
+# deletions (which the two controllers drain at very different speeds).
+ONLY=${ONLY:-throughput restart}
 ID=${KVNET_SANDBOX_ID:-9}
 export KVNET_SANDBOX_ID=$ID KVNET_SANDBOX_DIR=/var/lib/kvnet-sandbox-$ID
 OUT=${BENCH_RAW:-docs/bench-raw}/compare
@@ -30,12 +34,20 @@ trap '$KVNET sandbox down --id "$ID" || true; install -m 0755 "$work/kvnet-contr
 # meets the same NB and caches; this warm-up run is not recorded.
 $KVNET bench restart --pods 10000 --subnets 100 --runs 1 --keep --out-dir "$work/warmup"
 for round in $(seq "$ROUNDS"); do
-	for which in base head; do
+	# Alternate which goes first, so a drift of the machine over the
+	# session does not favour one side.
+	order="base head"
+	((round % 2 == 0)) && order="head base"
+	for which in $order; do
 		bin="$work/bin-base/kvnet-controller"; [[ $which == head ]] && bin="$work/kvnet-controller-head"
 		echo "=== round $round: $which ($(date +%T))"
 		use "$bin"
-		$KVNET bench throughput --pods 2000 --runs 1 --out-dir "$OUT/$which"
-		$KVNET bench restart --pods 10000 --subnets 100 --runs 1 --keep --out-dir "$OUT/$which"
+		if [[ " $ONLY " == *" throughput "* ]]; then
+			$KVNET bench throughput --pods 2000 --runs 1 --out-dir "$OUT/$which"
+		fi
+		if [[ " $ONLY " == *" restart "* ]]; then
+			$KVNET bench restart --pods 10000 --subnets 100 --runs 1 --keep --out-dir "$OUT/$which"
+		fi
 	done
 done
 install -m 0755 "$work/kvnet-controller-head" bin/kvnet-controller
