@@ -234,23 +234,7 @@ func waitRouted(t *testing.T, ns, name string) *corev1.Pod {
 // waitEvent waits for an event with reason on the object named name in ns.
 func waitEvent(t *testing.T, ns, name, reason string) corev1.Event {
 	t.Helper()
-	var found corev1.Event
-	eventually(t, 20*time.Second, "event "+reason+" on "+name, func() (bool, string) {
-		var evs corev1.EventList
-		if err := k8s.List(context.Background(), &evs, client.InNamespace(ns)); err != nil {
-			return false, err.Error()
-		}
-		var seen []string
-		for _, e := range evs.Items {
-			if e.InvolvedObject.Name == name && e.Reason == reason {
-				found = e
-				return true, ""
-			}
-			seen = append(seen, e.InvolvedObject.Name+":"+e.Reason)
-		}
-		return false, fmt.Sprintf("events %v", seen)
-	})
-	return found
+	return waitKindEvent(t, ns, "", name, reason)
 }
 
 func waitSubnetReady(t *testing.T, name string) *kubeovnv1.Subnet {

@@ -76,9 +76,11 @@ func TestPodAndVMOfOneNameNeverSharePort(t *testing.T) {
 	}
 }
 
-// waitKindEvent waits for an event with reason on the object of kind and name.
-func waitKindEvent(t *testing.T, ns, kind, name, reason string) {
+// waitKindEvent waits for an event with reason on the object of kind
+// ("" for any) and name in ns.
+func waitKindEvent(t *testing.T, ns, kind, name, reason string) corev1.Event {
 	t.Helper()
+	var found corev1.Event
 	eventually(t, 20*time.Second, "event "+reason+" on "+kind+" "+name, func() (bool, string) {
 		var evs corev1.EventList
 		if err := k8s.List(context.Background(), &evs, client.InNamespace(ns)); err != nil {
@@ -86,13 +88,15 @@ func waitKindEvent(t *testing.T, ns, kind, name, reason string) {
 		}
 		var seen []string
 		for _, e := range evs.Items {
-			if e.InvolvedObject.Kind == kind && e.InvolvedObject.Name == name && e.Reason == reason {
+			if (kind == "" || e.InvolvedObject.Kind == kind) && e.InvolvedObject.Name == name && e.Reason == reason {
+				found = e
 				return true, ""
 			}
 			seen = append(seen, e.InvolvedObject.Kind+"/"+e.InvolvedObject.Name+":"+e.Reason)
 		}
 		return false, fmt.Sprintf("events %v", seen)
 	})
+	return found
 }
 
 // TestRouterPortNamesOfLikeNamedVpcs: VPC "nm-team-a" with subnet "web" and
