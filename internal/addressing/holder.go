@@ -132,9 +132,15 @@ func (h *Holder) LogicalSwitchPort(nic *NIC, a ipam.Allocation, options map[stri
 
 // IP is the IP object recording one NIC's allocation for the holder.
 func (h *Holder) IP(nic *NIC, a ipam.Allocation) *kubeovnv1.IP {
+	return h.IPRecord(nic.Port, nic.Subnet.Name, a)
+}
+
+// IPRecord is the IP object name recording the holder's allocation a in
+// subnet (IP, and a kept address whose object vanished).
+func (h *Holder) IPRecord(name, subnet string, a ipam.Allocation) *kubeovnv1.IP {
 	ip := &kubeovnv1.IP{
-		ObjectMeta: metav1.ObjectMeta{Name: nic.Port, Labels: map[string]string{SubnetLabel: nic.Subnet.Name}},
-		Spec:       AllocationSpec(nic.Subnet.Name, a),
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{SubnetLabel: subnet}},
+		Spec:       AllocationSpec(subnet, a),
 	}
 	h.SetIPOwner(ip)
 	return ip

@@ -85,9 +85,7 @@ func (r *Reconciler) restore(ctx context.Context, namespace, name string) error 
 			}
 			continue
 		}
-		ip := &kubeovnv1.IP{Spec: addressing.AllocationSpec(subnet, a)}
-		ip.Name, ip.Labels = owner, map[string]string{addressing.SubnetLabel: subnet}
-		holder.SetIPOwner(ip)
+		ip := holder.IPRecord(owner, subnet, a)
 		if err := r.Client.Create(ctx, ip); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("restore ip %q: %w", owner, err)
 		}
